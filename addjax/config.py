@@ -1,0 +1,105 @@
+"""Every config field with its default, and the checks that reject impossible values before any compute."""
+
+import math
+
+import ml_collections
+
+from addjax import data
+
+
+class ConfigError(ValueError):
+  """A config value a user gave that cannot work; the message names the field and what is accepted."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """The seed's settings: reversed 3-digit queries, one LSTM(128) decoder layer, Adam 1e-3, batch 32."""
+  config = ml_collections.ConfigDict()
+
+  # Data: the seed's names, lower-cased. 10% of training_size is held out for validation, as in the seed.
+  config.digits = 3
+  config.training_size = 50_000
+  config.reverse = True
+
+  # Model.
+  config.hidden_size = 128
+  config.num_layers = 1  # Decoder LSTM layers; the encoder is always one layer.
+
+  # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
+  config.batch_size = 32
+  config.num_epochs = 100
+  config.learning_rate = 1e-3
+  config.lr_schedule = 'constant'  # 'constant' or 'cosine' (decays to 0 at the last step).
+  config.warmup_steps = 0  # Linear warm-up from 0, before either schedule.
+  config.grad_clip_norm = 0.0  # Clip the global gradient norm to this; 0 turns clipping off.
+  config.adam_b1 = 0.9
+  config.adam_b2 = 0.999
+  config.adam_eps = 1e-7
+
+  config.seed = 0
+
+  # Execution: these change how fast the run goes, never what it computes.
+  config.steps_per_call = 500  # Training steps in one compiled call; the progress bar moves once per call.
+  config.eval_batch_size = 2048
+  config.num_samples_to_print = 10
+  config.checkpoints_to_keep = 3
+  return config
+
+
+# Fields that may differ when a run resumes: they do not change what the finished run computes up to
+# the epochs it shares with the original.
+RESUMABLE_FIELDS = frozenset({'num_epochs', 'steps_per_call', 'eval_batch_size', 'num_samples_to_print',
+                              'checkpoints_to_keep'})
+
+_SCHEDULES = ('constant', 'cosine')
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first field whose value cannot work, and what is accepted."""
+  defaults = base_config()
+  known = set(defaults.keys())
+  unknown = sorted(set(config.keys()) - known)
+  if unknown:
+    raise ConfigError(f'unknown config field {unknown[0]!r}; known fields: {", ".join(sorted(known))}')
+  missing = sorted(known - set(config.keys()))
+  if missing:
+    raise ConfigError(f'config lacks field {missing[0]!r}; build configs on addjax.config.base_config()')
+
+  # bool is an int in Python, but digits=True is a mistake, not a 1.
+  for name in sorted(known):
+    value, default = config[name], defaults[name]
+    if isinstance(default, bool):
+      _require(config, name, isinstance(value, bool), 'true or false')
+    elif isinstance(default, int):
+      _require(config, name, isinstance(value, int) and not isinstance(value, bool), 'an integer')
+    elif isinstance(default, float):
+      _require(config, name, isinstance(value, (int, float)) and not isinstance(value, bool), 'a number')
+    else:
+      _require(config, name, isinstance(value, str), 'a string')
+
+  for name in ('digits', 'hidden_size', 'num_layers', 'num_epochs', 'steps_per_call', 'eval_batch_size',
+               'checkpoints_to_keep', 'batch_size'):
+    _require(config, name, config[name] >= 1, 'an integer >= 1')
+  for name in ('warmup_steps', 'seed', 'num_samples_to_print'):
+    _require(config, name, config[name] >= 0, 'an integer >= 0')
+
+  pairs = data.num_unique_pairs(config.digits)
+  _require(config, 'training_size', 10 <= config.training_size <= pairs,
+           f'10 .. {pairs:,} (the unordered pairs of numbers of up to {config.digits} digits; '
+           'at least 10 so that the 10% validation split is not empty)')
+  num_train = config.training_size - config.training_size // 10
+  _require(config, 'batch_size', config.batch_size <= num_train,
+           f'1 .. {num_train:,} (the training examples left after the 10% validation split)')
+
+  _require(config, 'learning_rate', math.isfinite(config.learning_rate) and config.learning_rate > 0,
+           'a finite number > 0')
+  _require(config, 'lr_schedule', config.lr_schedule in _SCHEDULES, ' or '.join(map(repr, _SCHEDULES)))
+  _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
+           'a finite number >= 0 (0 turns clipping off)')
+  for name in ('adam_b1', 'adam_b2'):
+    _require(config, name, 0 <= config[name] < 1, 'a number in [0, 1)')
+  _require(config, 'adam_eps', math.isfinite(config.adam_eps) and config.adam_eps > 0, 'a finite number > 0')
+
+
+def _require(config, name: str, ok: bool, accepted: str) -> None:
+  if not ok:
+    raise ConfigError(f'config.{name}={config[name]!r} is not accepted: expected {accepted}')

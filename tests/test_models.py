@@ -1,0 +1,80 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from addjax import data
+from addjax import models
+
+
+def init(digits, num_layers, hidden_size=128, batch=2, seed=0):
+  model = models.AdditionLSTM(digits=digits, hidden_size=hidden_size, num_layers=num_layers)
+  queries = jnp.zeros((batch, data.query_length(digits)), jnp.uint8)
+  return model, model.init(jax.random.key(seed), queries)['params']
+
+
+def count(params):
+  return sum(x.size for x in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize('digits, num_layers, keras_count', [(3, 1, 205_324), (21, 5, 731_660)])
+def test_parameter_counts_equal_keras(digits, num_layers, keras_count):
+  _, params = init(digits, num_layers)
+  assert count(params) == keras_count
+
+
+def test_keras_initialisation():
+  _, params = init(3, 2)
+  for name in ('encoder', 'decoder_0', 'decoder_1'):
+    layer = params[name]
+    bias = np.asarray(layer['bias'])
+    np.testing.assert_array_equal(bias[128:256], 1.0)  # Forget gate (Keras order i, f, c, o).
+    np.testing.assert_array_equal(np.delete(bias, np.s_[128:256]), 0.0)
+    u = np.asarray(layer['recurrence']['recurrent_kernel'])
+    np.testing.assert_allclose(u @ u.T, np.eye(128), atol=1e-4)  # Orthogonal rows.
+    w = np.asarray(layer['kernel'])
+    limit = np.sqrt(6 / sum(w.shape))  # Glorot-uniform bound.
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.9 * limit
+
+
+def reference_forward(params, queries, digits, num_layers):
+  """The Keras model written plainly: one-hot input, a step loop, RepeatVector as a real repeat."""
+
+  def lstm(layer, inputs):  # inputs [batch, time, features]
+    h = c = jnp.zeros((inputs.shape[0], 128))
+    outputs = []
+    for t in range(inputs.shape[1]):
+      z = inputs[:, t] @ layer['kernel'] + h @ layer['recurrence']['recurrent_kernel'] + layer['bias']
+      i, f, g, o = jnp.split(z, 4, axis=-1)
+      c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+      h = jax.nn.sigmoid(o) * jnp.tanh(c)
+      outputs.append(h)
+    return jnp.stack(outputs, axis=1)
+
+  x = jax.nn.one_hot(queries, data.VOCAB_SIZE)
+  encoded = lstm(params['encoder'], x)[:, -1]
+  x = jnp.repeat(encoded[:, None], data.answer_length(digits), axis=1)
+  for layer in range(num_layers):
+    x = lstm(params[f'decoder_{layer}'], x)
+  return x @ params['output']['kernel'] + params['output']['bias']
+
+
+def test_forward_equals_plain_keras_formulation():
+  digits, num_layers = 3, 2
+  model, params = init(digits, num_layers, seed=1)
+  # Random weights everywhere, so that a wrong gate order or a skipped bias cannot hide behind zeros.
+  leaves, treedef = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(2), len(leaves))
+  params = jax.tree.unflatten(treedef, [0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  queries, _ = data.generate(8, digits, seed=3)
+  got = model.apply({'params': params}, queries)
+  want = reference_forward(params, jnp.asarray(queries, jnp.int32), digits, num_layers)
+  assert got.shape == (8, digits + 1, data.VOCAB_SIZE)
+  np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_different_queries_give_different_outputs():
+  model, params = init(2, 1)
+  queries, _ = data.generate(2, 2, seed=0)
+  logits = model.apply({'params': params}, queries)
+  assert not np.allclose(logits[0], logits[1])

@@ -1,0 +1,148 @@
+import json
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from addjax import checkpoint
+from addjax import config as config_lib
+from addjax import data
+from addjax import models
+from addjax import train
+
+TIMING_KEYS = ('examples_per_sec', 'epoch_sec', 'elapsed_sec')
+
+
+def tiny_config(**overrides):
+  """Small enough to compile and train in seconds, big enough to learn two-digit addition."""
+  config = config_lib.base_config()
+  config.digits = 2
+  config.training_size = 5_000
+  config.hidden_size = 64
+  config.batch_size = 64
+  config.learning_rate = 0.01
+  config.num_epochs = 2
+  config.eval_batch_size = 128
+  config.num_samples_to_print = 2
+  for name, value in overrides.items():
+    config[name] = value
+  return config
+
+
+def without_timing(records):
+  return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+
+
+def test_metric_sums_count_keras_char_accuracy_and_exact_match():
+  answers = jnp.array([[3, 4, 0], [5, 6, 7]])
+  predicted = jnp.array([[3, 4, 0], [5, 6, 1]])  # First all right; second right in 2 of 3 positions.
+  logits = 10.0 * jax.nn.one_hot(predicted, data.VOCAB_SIZE)
+  sums = train.metric_sums(logits, answers, jnp.array([1.0, 1.0]))
+  assert float(sums['char_correct']) == pytest.approx(1 + 2 / 3)
+  assert float(sums['seq_correct']) == 1.0
+  assert float(sums['count']) == 2.0
+  masked = train.metric_sums(logits, answers, jnp.array([0.0, 1.0]))
+  assert float(masked['seq_correct']) == 0.0 and float(masked['char_correct']) == pytest.approx(2 / 3)
+
+
+def test_epoch_batches_visit_every_example_once_and_pad_with_zero_weight():
+  num_examples, batch_size = 1_000, 32
+  num_steps = -(-num_examples // batch_size)
+  num_chunks, chunk_steps = train.chunk_layout(num_steps, steps_per_call=7)
+  assert num_chunks * chunk_steps >= num_steps > (num_chunks - 1) * chunk_steps
+  make = train.make_epoch_batches(num_examples, batch_size, num_chunks, chunk_steps)
+  indices, weights = (np.asarray(x).reshape(-1) for x in make(train.epoch_key(0, 1)))
+  assert sorted(indices[weights == 1].tolist()) == list(range(num_examples))
+  assert np.all(weights[:num_examples] == 1) and np.all(weights[num_examples:] == 0)
+  other, _ = make(train.epoch_key(0, 2))
+  assert not np.array_equal(indices, np.asarray(other).reshape(-1))  # Each epoch its own shuffle.
+
+
+def test_one_training_step_lowers_the_loss():
+  config = tiny_config(batch_size=32)
+  model, tx = models.from_config(config), train.create_optimizer(config)
+  state = train.init_state(config, model, tx)
+  queries, answers = (jnp.asarray(x) for x in data.generate(32, config.digits, seed=1))
+  indices = jnp.arange(32, dtype=jnp.int32).reshape(1, 1, 32)
+  weights = jnp.ones((1, 1, 32))
+  loss_before = train.metric_sums(model.apply({'params': state['params']}, queries), answers, weights[0, 0])
+  state, sums = train.make_train_chunk(model, tx)(state, queries, answers, indices, weights, 0)
+  loss_after = train.metric_sums(model.apply({'params': state['params']}, queries), answers, weights[0, 0])
+  assert int(state['step']) == 1
+  assert float(sums['loss']) == pytest.approx(float(loss_before['loss']), rel=1e-5)
+  assert float(loss_after['loss']) < float(loss_before['loss'])
+
+
+def test_a_short_run_learns(tmp_path):
+  records = train.train_and_evaluate(tiny_config(num_epochs=8), str(tmp_path))
+  first, last = records[0], records[-1]
+  # Chance is 1/12 per character; the seed's own model needs ~40 epochs for these numbers.
+  assert last['val_char_accuracy'] > 0.75 and last['val_seq_accuracy'] > 0.3
+  assert last['train_loss'] < 0.6 * first['train_loss']
+  assert [r['epoch'] for r in records] == list(range(1, 9))
+  assert checkpoint.read_metrics(str(tmp_path)) == records
+
+
+def test_chunking_does_not_change_the_result(tmp_path):
+  # 71 steps per epoch: one call of 71, or 11 calls of 7 with 6 padded steps that must be skipped.
+  whole = train.train_and_evaluate(tiny_config(steps_per_call=1000), str(tmp_path / 'whole'))
+  chunked = train.train_and_evaluate(tiny_config(steps_per_call=7), str(tmp_path / 'chunked'))
+  for a, b in zip(without_timing(whole), without_timing(chunked)):
+    assert a == pytest.approx(b, rel=1e-5, abs=1e-6)
+  mngr = checkpoint.manager(str(tmp_path / 'chunked'), 3)
+  config = tiny_config()
+  state = train.init_state(config, models.from_config(config), train.create_optimizer(config))
+  _, restored, _ = checkpoint.restore_latest(mngr, state)
+  assert int(restored['step']) == 2 * train.steps_per_epoch(config) == 2 * 71
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+  straight = train.train_and_evaluate(tiny_config(num_epochs=4), str(tmp_path / 'straight'))
+  train.train_and_evaluate(tiny_config(num_epochs=2), str(tmp_path / 'resumed'))
+  resumed = train.train_and_evaluate(tiny_config(num_epochs=4), str(tmp_path / 'resumed'))
+  assert without_timing(resumed) == without_timing(straight)
+  # elapsed_sec carries on across the resume.
+  assert resumed[2]['elapsed_sec'] > resumed[1]['elapsed_sec']
+  with open(tmp_path / 'resumed' / 'config.json') as f:
+    assert json.load(f)['num_epochs'] == 4
+
+
+def test_resume_refuses_a_different_config_and_keeps_the_workdir(tmp_path):
+  train.train_and_evaluate(tiny_config(num_epochs=1), str(tmp_path))
+  before = {name: (tmp_path / name).read_bytes() for name in ('config.json', 'metrics.jsonl')}
+  with pytest.raises(config_lib.ConfigError, match=r'batch_size 64 -> 32'):
+    train.train_and_evaluate(tiny_config(num_epochs=1, batch_size=32), str(tmp_path))
+  assert {name: (tmp_path / name).read_bytes() for name in before} == before
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+  # Two good epochs, then a learning rate so large that the logits overflow within a few steps. The
+  # learning rate is part of the run's identity, so the divergent run gets its own workdir, seeded with a
+  # copy of the good run's files.
+  good = tmp_path / 'good'
+  train.train_and_evaluate(tiny_config(num_epochs=2), str(good))
+  with pytest.raises(train.NonFiniteLossError, match=r'became (nan|inf) in epoch 1\b') as error:
+    train.train_and_evaluate(tiny_config(num_epochs=3, learning_rate=1e37), str(tmp_path / 'diverges'))
+  assert 'no checkpoint' in str(error.value)
+  assert checkpoint.read_metrics(str(tmp_path / 'diverges')) == []
+
+  shutil.copytree(good, tmp_path / 'resumed')
+  config = tiny_config(num_epochs=3, learning_rate=1e37)
+  with open(tmp_path / 'resumed' / 'config.json', 'w') as f:
+    json.dump(config.to_dict(), f)
+  with pytest.raises(train.NonFiniteLossError, match=r'in epoch 3; .*epoch 2') as error:
+    train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  assert [r['epoch'] for r in checkpoint.read_metrics(str(tmp_path / 'resumed'))] == [1, 2]
+  assert sorted(os.listdir(tmp_path / 'resumed' / 'checkpoints')) == ['1', '2']
+
+
+def test_summary_reports_the_first_epoch_reaching_99_percent():
+  records = [{'epoch': e, 'val_char_accuracy': c, 'val_seq_accuracy': s, 'elapsed_sec': 10.0 * e}
+             for e, c, s in [(1, 0.5, 0.1), (2, 0.991, 0.95), (3, 0.995, 0.99)]]
+  char_line, seq_line = train.summary_lines(records)
+  assert 'epoch 2' in char_line and '20.0 s' in char_line
+  assert 'epoch 3' in seq_line
+  assert 'never' in train.summary_lines(records[:2])[1]
