@@ -1,0 +1,137 @@
+"""predict: answers equal the model's own argmax, batching never changes them, bad input ends in one line."""
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from addjax import checkpoint
+from addjax import data
+from addjax import models
+from addjax import predict
+from addjax import train
+from conftest import run_module, tree
+
+PROBLEMS = ['12+34', ' 7 + 5 ', '99+99', '0+0', '07+9', '50+50', '3+88', '1+1']
+NORMALISED = ['12+34', '7+5', '99+99', '0+0', '7+9', '50+50', '3+88', '1+1']
+
+
+@pytest.fixture(scope='module')
+def expected(trained_workdir):
+  """The answer to each of PROBLEMS computed without predict.py: restore, apply one query at a time, argmax."""
+  workdir = str(trained_workdir)
+  config = checkpoint.load_config(workdir)
+  model = models.from_config(config)
+  mngr = checkpoint.manager(workdir, config.checkpoints_to_keep)
+  target = jax.eval_shape(lambda: train.init_state(config, model, train.create_optimizer(config)))
+  _, state, _ = checkpoint.restore_latest(mngr, target)
+  mngr.close()
+  queries = np.stack([data.encode_query(*text.split('+'), config.digits, config.reverse) for text in NORMALISED])
+  logits = jax.jit(model.apply)({'params': state['params']}, queries)  # 8 rows, no padding, no lax.map.
+  return [data.answer_text(row) for row in np.asarray(logits).argmax(axis=-1)]
+
+
+def test_arguments_are_answered_with_the_models_argmax(trained_workdir, expected):
+  result = run_module('predict', f'--workdir={trained_workdir}', *PROBLEMS)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines() == [f'{p}={answer}' for p, answer in zip(NORMALISED, expected)]
+
+
+def test_stdin_and_json(trained_workdir, expected):
+  # Blank lines are skipped; the answers are the same as for arguments.
+  result = run_module('predict', f'--workdir={trained_workdir}', '--json', stdin='\n'.join(PROBLEMS) + '\n\n')
+  assert result.returncode == 0, result.stderr
+  output = json.loads(result.stdout)
+  assert (output['workdir'], output['step'], output['digits']) == (str(trained_workdir), 12, 2)
+  assert output['predictions'] == [
+      {'problem': p, 'prediction': answer, 'sum': str(eval(p)), 'correct': answer == str(eval(p))}
+      for p, answer in zip(NORMALISED, expected)]
+
+
+def test_padding_and_batching_do_not_change_answers_and_compile_once(trained_workdir, monkeypatch):
+  run = predict.load(str(trained_workdir))
+  problems = [(a, b) for a in range(0, 100, 9) for b in range(0, 100, 13)]  # 12 * 8 = 96
+  queries = predict.encode(problems, run.config)
+  together = run.predict_ids(queries)
+  assert together.shape == (96, 3)
+  # Counts 1..7 share the bucket of 8: one compilation, not one per count.
+  for count in (1, 2, 3, 5, 7):
+    np.testing.assert_array_equal(run.predict_ids(queries[:count]), together[:count])
+  assert run.predict_fn._cache_size() == 2  # The bucket of 128 (96 queries) and the one of 8.
+  # Past MAX_BATCH the queries go as several batches of one call: same answers.
+  monkeypatch.setattr(predict, 'MAX_BATCH', 16)
+  np.testing.assert_array_equal(run.predict_ids(queries), together)
+  assert run.answers(problems[:3]) == [data.answer_text(row) for row in together[:3]]
+
+
+def test_validation_accuracy_is_the_one_training_measured(trained_workdir):
+  # The training code's own evaluation of the last checkpoint, against predict's restore, encoding and batching.
+  run = predict.load(str(trained_workdir))
+  splits = data.make_splits(run.config)
+  seq_accuracy = (run.predict_ids(splits['val_queries']) == splits['val_answers']).all(axis=1).mean()
+  measured = checkpoint.read_metrics(str(trained_workdir))[-1]['val_seq_accuracy']
+  assert seq_accuracy == pytest.approx(measured, abs=2 / 500)  # At most two near-ties may flip.
+  assert seq_accuracy > 0.3
+
+
+def test_batch_layout():
+  assert predict.batch_layout(1) == (1, 8)
+  assert predict.batch_layout(8) == (1, 8)
+  assert predict.batch_layout(9) == (1, 16)
+  assert predict.batch_layout(predict.MAX_BATCH) == (1, predict.MAX_BATCH)
+  assert predict.batch_layout(2 * predict.MAX_BATCH + 1) == (3, predict.MAX_BATCH)
+
+
+def test_step_selects_an_earlier_checkpoint(trained_workdir):
+  first, last = predict.load(str(trained_workdir), step=10), predict.load(str(trained_workdir))
+  assert (first.step, last.step) == (10, 12)
+  assert not np.array_equal(first.params['output']['kernel'], last.params['output']['kernel'])
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_refused_in_one_line(trained_workdir, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(trained_workdir, workdir)
+  config = json.loads((workdir / 'config.json').read_text())
+  (workdir / 'config.json').write_text(json.dumps({**config, 'hidden_size': 32}))
+  with pytest.raises(predict.InputError, match=r"checkpoint 12 does not fit .*\['decoder_0'\]\['bias'\]: "
+                     r'shape \(256,\) in the checkpoint, shape \(128,\) here\); retrain the run'):
+    predict.load(str(workdir))
+
+
+# (arguments, stdin, fragment of the one error line); W is the trained workdir, EMPTY an empty directory,
+# MISSING a path that does not exist.
+MALFORMED = [
+    (['W', ''], None, "invalid problem ''"),
+    (['W', '1+'], None, "invalid problem '1+'"),
+    (['W', 'a+b'], None, "invalid problem 'a+b'"),
+    (['W', '1+2+3'], None, "invalid problem '1+2+3'"),
+    (['W', '-1+2'], None, "invalid problem '-1+2'"),
+    (['W', '1.5+2'], None, "invalid problem '1.5+2'"),
+    (['W', '\u0661+\u0662'], None, 'invalid problem'),  # Arabic-Indic digits.
+    (['W', '\uff11+2'], None, 'invalid problem'),  # A full-width 1.
+    (['W', '123+4'], None, "operand '123' has 3 digits; at most 2 are accepted"),
+    (['W', '12+34', '5+'], None, "invalid problem '5+'"),  # One bad problem: no answers at all.
+    (['W'], '1+2\n\n3+x\n', "stdin line 3: invalid problem '3+x'"),
+    (['W'], '', 'no problems given'),
+    (['MISSING', '1+2'], None, 'no such directory'),
+    (['EMPTY', '1+2'], None, 'holds no trained run (no config.json)'),
+    ([None, '1+2'], None, '--workdir is required'),
+    (['W', '--step=7', '1+2'], None, '--step 7: {W} has no checkpoint of that step; accepted: 10, 11, 12'),
+    (['W', '--step=x', '1+2'], None, '--step'),
+]
+
+
+@pytest.mark.parametrize('args, stdin, fragment', MALFORMED)
+def test_malformed_input_ends_in_one_line_and_exit_status_2(trained_workdir, tmp_path, args, stdin, fragment):
+  (tmp_path / 'empty').mkdir()
+  workdirs = {'W': trained_workdir, 'EMPTY': tmp_path / 'empty', 'MISSING': tmp_path / 'missing'}
+  workdir, *rest = args
+  before = tree(trained_workdir), tree(tmp_path)
+  result = run_module('predict', *([f'--workdir={workdirs[workdir]}'] if workdir else []), *rest, stdin=stdin)
+  assert result.returncode == 2
+  assert result.stdout == ''
+  assert result.stderr.startswith('error: ') and fragment.format(W=trained_workdir) in result.stderr, result.stderr
+  assert len(result.stderr.splitlines()) == 1 and 'Traceback' not in result.stderr
+  assert (tree(trained_workdir), tree(tmp_path)) == before  # Nothing written, nothing created.
