@@ -1,0 +1,203 @@
+"""Measures a trained run on problems it never trained on.
+
+  python -m addjax.evaluate --workdir W [--step N] [--num N] [--seed S]
+
+The problems are drawn as data.generate draws them (operand lengths uniform, no unordered pair twice), then
+every one whose unordered pair is in the run's training split is dropped: the run's data set is generated
+again with data.make_splits(config) and compared row by row, token for token, in both operand orders. What
+remains may include the run's validation problems, which it never trained on either; their count is given.
+
+Prints char_accuracy (Keras' per-position accuracy, padding included) and seq_accuracy (exact match of the
+whole answer), overall and by operand lengths, and writes them to W/evaluation.json.
+"""
+
+import json
+import os
+from typing import Any
+
+from absl import app
+from absl import flags
+from absl import logging
+import ml_collections
+import numpy as np
+
+from addjax import data
+from addjax import predict
+
+FLAGS = flags.FLAGS
+RESULT_FILE = 'evaluation.json'
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fresh problems.
+# ----------------------------------------------------------------------------------------------------------
+def swap_operands(queries: np.ndarray, reverse: bool) -> np.ndarray:
+  """The query rows of b+a for query rows of a+b, laid out the same way (padding right, then reversed)."""
+  natural = queries[:, ::-1] if reverse else queries
+  n, width = natural.shape
+  length = np.sum(natural != data.PAD_ID, axis=1)  # len(a) + 1 + len(b)
+  plus = np.argmax(natural == data.PLUS_ID, axis=1)  # len(a)
+  # Read "a+b+" cyclically from just after the first "+": that gives "b+a+"; keep its first `length` tokens.
+  cyclic = np.concatenate([natural, np.full((n, 1), data.PAD_ID, natural.dtype)], axis=1)
+  cyclic[np.arange(n), length] = data.PLUS_ID
+  position = np.arange(width)
+  swapped = np.take_along_axis(cyclic, (position + plus[:, None] + 1) % (length[:, None] + 1), axis=1)
+  swapped[position >= length[:, None]] = data.PAD_ID
+  return np.ascontiguousarray(swapped[:, ::-1]) if reverse else swapped
+
+
+def operand_lengths(queries: np.ndarray, reverse: bool) -> np.ndarray:
+  """Digits in each operand [n, 2] of query rows."""
+  natural = queries[:, ::-1] if reverse else queries
+  length = np.sum(natural != data.PAD_ID, axis=1)
+  plus = np.argmax(natural == data.PLUS_ID, axis=1)
+  return np.stack([plus, length - plus - 1], axis=1)
+
+
+def _row_keys(rows: np.ndarray) -> list[bytes]:
+  return [row.tobytes() for row in np.ascontiguousarray(rows, np.uint8)]
+
+
+def fresh_problems(config: ml_collections.ConfigDict, num: int,
+                   seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+  """Up to `num` problems drawn as data.generate draws them, none in the training split in either order.
+
+  Returns queries, answers and counts: num_training_pairs, num_in_val_split (fresh problems that are
+  validation problems of the run) and exhausted (true when fewer than `num` such problems exist at all).
+  """
+  splits = data.make_splits(config)
+  train_keys = set(_row_keys(splits['train_queries']))
+  num_train = len(train_keys)
+  available = data.num_unique_pairs(config.digits)
+  # generate never repeats an unordered pair, so at most num_train of its draws are training pairs: drawing
+  # num + num_train gives `num` fresh ones, or, when that is every pair there is, all the fresh ones.
+  num_draws = min(available, num + num_train)
+  queries, answers = data.generate(num_draws, config.digits, config.reverse, seed)
+  keys, swapped_keys = _row_keys(queries), _row_keys(swap_operands(queries, config.reverse))
+  is_fresh = np.array([k not in train_keys and s not in train_keys for k, s in zip(keys, swapped_keys)], bool)
+  chosen = np.flatnonzero(is_fresh)[:num]
+  val_keys = set(_row_keys(splits['val_queries']))
+  num_in_val = sum(keys[i] in val_keys or swapped_keys[i] in val_keys for i in chosen)
+  counts = {
+      'num_training_pairs': num_train,
+      'num_in_val_split': int(num_in_val),
+      'exhausted': bool(len(chosen) < num),
+  }
+  return queries[chosen], answers[chosen], counts
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Accuracy.
+# ----------------------------------------------------------------------------------------------------------
+def accuracies(predictions: np.ndarray, answers: np.ndarray) -> dict[str, Any]:
+  """num_problems, char_accuracy (per position, padding included, as Keras) and seq_accuracy (exact match)."""
+  correct = predictions == answers
+  return {
+      'num_problems': int(len(answers)),
+      'char_accuracy': float(correct.mean()) if len(answers) else None,
+      'seq_accuracy': float(correct.all(axis=1).mean()) if len(answers) else None,
+  }
+
+
+def evaluate(run: predict.Run, num: int, seed: int) -> dict[str, Any]:
+  """The model's accuracy on fresh problems: overall, by the longer operand's length, by both lengths."""
+  config = run.config
+  queries, answers, counts = fresh_problems(config, num, seed)
+  predictions = run.predict_ids(queries) if len(queries) else np.zeros_like(answers)
+  lengths = operand_lengths(queries, config.reverse)
+  longer = lengths.max(axis=1)
+  by_longer = [{'length': int(n), **accuracies(predictions[longer == n], answers[longer == n])}
+               for n in np.unique(longer)]
+  by_lengths = []
+  for a_length, b_length in np.unique(lengths, axis=0):
+    mask = (lengths[:, 0] == a_length) & (lengths[:, 1] == b_length)
+    by_lengths.append({'a_length': int(a_length), 'b_length': int(b_length),
+                       **accuracies(predictions[mask], answers[mask])})
+  return {
+      'workdir': run.workdir,
+      'step': run.step,
+      'digits': config.digits,
+      'seed': seed,
+      'num_requested': num,
+      **counts,
+      **accuracies(predictions, answers),
+      'by_longer_operand': by_longer,
+      'by_operand_lengths': by_lengths,
+  }
+
+
+def write_atomic(path: str, text: str) -> None:
+  """Writes through a temporary file beside path and a rename: readers see all of it or none."""
+  tmp = f'{path}.{os.getpid()}.tmp'  # The pid keeps two evaluations of one workdir apart.
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Report.
+# ----------------------------------------------------------------------------------------------------------
+def _fraction(value: float | None) -> str:
+  return '-' if value is None else f'{value:.4f}'
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+  """What the command prints: the overall numbers, a table by longer operand, a grid by both lengths."""
+  num, digits = result['num_problems'], result['digits']
+  lines = [f'{num:,} fresh problems ({digits} digits, seed {result["seed"]}) for {result["workdir"]} at step '
+           f'{result["step"]}: none in its training split ({result["num_training_pairs"]:,} pairs); '
+           f'{result["num_in_val_split"]:,} are validation problems']
+  if result['exhausted']:
+    lines.append(f'only {num:,} problems of up to {digits} digits are not in the training split '
+                 f'({data.num_unique_pairs(digits):,} unordered pairs in all): evaluated all of them, '
+                 f'fewer than the {result["num_requested"]:,} asked for')
+  lines.append(f'char_accuracy {_fraction(result["char_accuracy"])}  '
+               f'seq_accuracy {_fraction(result["seq_accuracy"])}')
+  if not num:
+    return lines
+  lines.append('longer operand  problems  char_accuracy  seq_accuracy')
+  for row in result['by_longer_operand']:
+    lines.append(f'{row["length"]:>14}  {row["num_problems"]:>8,}  {_fraction(row["char_accuracy"]):>13}  '
+                 f'{_fraction(row["seq_accuracy"]):>12}')
+  grid = {(row['a_length'], row['b_length']): row['seq_accuracy'] for row in result['by_operand_lengths']}
+  lines.append('seq_accuracy by operand lengths (rows: digits of a, columns: digits of b; - where none)')
+  lines.append('   ' + ''.join(f'{b:>7}' for b in range(1, digits + 1)))
+  for a in range(1, digits + 1):
+    lines.append(f'{a:>3}' + ''.join(f'{_fraction(grid.get((a, b))):>7}' for b in range(1, digits + 1)))
+  return lines
+
+
+def define_flags() -> None:
+  """The flags of this command; called only when it runs, so importing the module defines none."""
+  flags.DEFINE_string('workdir', None, 'A run trained by python -m addjax.main.')
+  flags.DEFINE_integer('step', None, 'Checkpoint (epoch) to use; default: the latest.', lower_bound=0)
+  flags.DEFINE_integer('num', 10_000, 'Fresh problems to draw (fewer when fewer exist).', lower_bound=1)
+  flags.DEFINE_integer('seed', 1, 'Seed of the draw.', lower_bound=0)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    predict.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--num N] '
+                        '[--seed S]')
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
+  try:
+    run = predict.load(FLAGS.workdir, FLAGS.step)
+  except predict.InputError as e:
+    predict.usage_error(str(e))
+  result = evaluate(run, FLAGS.num, FLAGS.seed)
+  path = os.path.join(FLAGS.workdir, RESULT_FILE)
+  write_atomic(path, json.dumps(result, indent=2) + '\n')
+  for line in report_lines(result):
+    print(line)
+  print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main, flags_parser=predict.parse_flags)

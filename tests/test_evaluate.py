@@ -1,0 +1,90 @@
+"""evaluate: fresh problems exclude every training pair, the counts are honest, evaluation.json is written."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from addjax import data
+from addjax import evaluate
+from addjax import predict
+from conftest import run_module, tiny_run_config
+
+
+def pairs(queries, reverse=True):
+  """Unordered operand pairs of query rows, read back from their text."""
+  return [tuple(sorted(map(int, data.query_text(row, reverse).split('+')))) for row in queries]
+
+
+@pytest.mark.parametrize('reverse', [True, False])
+def test_swap_operands_and_operand_lengths(reverse):
+  rng = np.random.default_rng(0)
+  problems = [(int(a), int(b)) for a, b in rng.integers(0, 10 ** rng.integers(1, 4, size=(50, 2)))]
+  problems += [(0, 0), (999, 999), (5, 123)]
+  queries = np.stack([data.encode_query(a, b, 3, reverse) for a, b in problems])
+  swapped = np.stack([data.encode_query(b, a, 3, reverse) for a, b in problems])
+  np.testing.assert_array_equal(evaluate.swap_operands(queries, reverse), swapped)
+  assert evaluate.operand_lengths(queries, reverse).tolist() == [[len(str(a)), len(str(b))] for a, b in problems]
+
+
+def test_fresh_problems_exclude_training_pairs():
+  config = tiny_run_config()
+  splits = data.make_splits(config)
+  trained = set(pairs(splits['train_queries']))
+  validation = set(pairs(splits['val_queries']))
+
+  queries, answers, counts = evaluate.fresh_problems(config, 300, seed=5)
+  fresh = pairs(queries)
+  assert len(fresh) == 300 and len(set(fresh)) == 300 and not counts['exhausted']
+  assert not set(fresh) & trained
+  assert counts['num_training_pairs'] == 4_500
+  assert counts['num_in_val_split'] == len(set(fresh) & validation) > 0
+  assert [data.answer_text(row) for row in answers] == [str(a + b) for a, b in fresh]
+
+  # 5,050 unordered pairs of two-digit numbers, 4,500 trained on: only 550 can be fresh, and all are found.
+  queries, _, counts = evaluate.fresh_problems(config, 10_000, seed=5)
+  assert counts['exhausted'] and len(queries) == 550
+  assert set(pairs(queries)) | trained == {(a, b) for a in range(100) for b in range(a, 100)}
+
+
+def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(trained_workdir, workdir)  # The shared run stays as it was.
+  result = run_module('evaluate', f'--workdir={workdir}', '--num=10000', '--seed=2')
+  assert result.returncode == 0, result.stderr
+  assert 'only 550 problems' in result.stdout and 'char_accuracy' in result.stdout
+  assert sorted(p.name for p in workdir.iterdir()) == ['checkpoints', 'config.json', 'evaluation.json',
+                                                       'metrics.jsonl']  # No temporary file left.
+  output = json.loads((workdir / 'evaluation.json').read_text())
+  assert (output['step'], output['digits'], output['seed']) == (12, 2, 2)
+  assert (output['num_requested'], output['num_problems'], output['exhausted']) == (10_000, 550, True)
+
+  # The same numbers computed here, per problem, from the model's answers.
+  run = predict.load(str(workdir))
+  queries, answers, _ = evaluate.fresh_problems(run.config, 10_000, seed=2)
+  predictions = run.predict_ids(queries)
+  per_position = predictions == answers
+  assert output['char_accuracy'] == pytest.approx(per_position.mean())
+  assert output['seq_accuracy'] == pytest.approx(per_position.all(axis=1).mean())
+  assert 0 < output['seq_accuracy'] < output['char_accuracy'] <= 1
+
+  # Tables: the rows add up to the whole, each row's accuracy weighted by its count gives the overall one.
+  for table in ('by_longer_operand', 'by_operand_lengths'):
+    rows = output[table]
+    assert sum(r['num_problems'] for r in rows) == 550
+    assert sum(r['num_problems'] * r['seq_accuracy'] for r in rows) / 550 == pytest.approx(output['seq_accuracy'])
+  assert [r['length'] for r in output['by_longer_operand']] == [1, 2]
+
+
+@pytest.mark.parametrize('args, fragment', [
+    (['--num=0'], '--num'),
+    (['--workdir=/nonexistent/run'], 'no such directory'),
+    (['surplus'], 'unexpected arguments'),
+])
+def test_bad_input_ends_in_one_line_and_exit_status_2(trained_workdir, args, fragment):
+  result = run_module('evaluate', f'--workdir={trained_workdir}', *args)
+  assert result.returncode == 2
+  assert result.stderr.startswith('error: ') and fragment in result.stderr
+  assert len(result.stderr.splitlines()) == 1
+  assert not (trained_workdir / 'evaluation.json').exists()
