@@ -23,6 +23,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Model.
   config.hidden_size = 128
   config.num_layers = 1  # Decoder LSTM layers; the encoder is always one layer.
+  # 'fused': the recurrence with a custom VJP (dU in one matmul after the backward loop); 'scan': plain
+  # nn.scan with autodiff. The same function and parameters; fused is faster.
+  config.lstm_impl = 'fused'
+  config.scan_unroll = 1  # Time steps per iteration of the compiled loop.
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32
@@ -45,12 +49,13 @@ def base_config() -> ml_collections.ConfigDict:
   return config
 
 
-# Fields that may differ when a run resumes: they do not change what the finished run computes up to
-# the epochs it shares with the original.
+# Fields that may differ when a run resumes: they change how fast the run goes, not what it computes (up to
+# float rounding), or how long it goes on.
 RESUMABLE_FIELDS = frozenset({'num_epochs', 'steps_per_call', 'eval_batch_size', 'num_samples_to_print',
-                              'checkpoints_to_keep'})
+                              'checkpoints_to_keep', 'scan_unroll'})
 
 _SCHEDULES = ('constant', 'cosine')
+LSTM_IMPLS = ('fused', 'scan')  # See addjax.models.
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -77,7 +82,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
       _require(config, name, isinstance(value, str), 'a string')
 
   for name in ('digits', 'hidden_size', 'num_layers', 'num_epochs', 'steps_per_call', 'eval_batch_size',
-               'checkpoints_to_keep', 'batch_size'):
+               'checkpoints_to_keep', 'batch_size', 'scan_unroll'):
     _require(config, name, config[name] >= 1, 'an integer >= 1')
   for name in ('warmup_steps', 'seed', 'num_samples_to_print'):
     _require(config, name, config[name] >= 0, 'an integer >= 0')
@@ -93,6 +98,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config, 'learning_rate', math.isfinite(config.learning_rate) and config.learning_rate > 0,
            'a finite number > 0')
   _require(config, 'lr_schedule', config.lr_schedule in _SCHEDULES, ' or '.join(map(repr, _SCHEDULES)))
+  _require(config, 'lstm_impl', config.lstm_impl in LSTM_IMPLS, ' or '.join(map(repr, LSTM_IMPLS)))
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')
   for name in ('adam_b1', 'adam_b2'):

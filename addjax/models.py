@@ -2,16 +2,22 @@
 
 Each LSTM layer keeps Keras' parameters and initialisation (glorot-uniform input kernel, orthogonal
 recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, f, c, o), so parameter
-counts match Keras and the reproduction starts where the seed started. The input projection is taken out
-of the recurrence: inside nn.scan only h @ U and the gate arithmetic remain.
+counts match Keras and the reproduction starts where the seed started.
+
+Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
+of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
+lstm_impl='fused' a custom VJP carries only dh and dc through the backward loop and forms dU from the saved
+sequences in one matmul afterwards (as cuDNN does). lstm_impl='scan' is the plain nn.scan with autodiff;
+both have the same parameters and compute the same function. Activations are time-major inside the model.
 """
+
+import functools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from addjax import data
-
 
 def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
   """Zeros, with the forget gate's quarter at 1 (Keras' unit_forget_bias)."""
@@ -20,8 +26,93 @@ def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float
   return jnp.zeros(shape, dtype).at[hidden_size:2 * hidden_size].set(1.0)
 
 
-class LSTMRecurrence(nn.Module):
-  """One time step given the step's input projection x_t @ W + b; scanned over time by nn.scan."""
+# ----------------------------------------------------------------------------------------------------------
+# The recurrence as a function with its own VJP.
+# ----------------------------------------------------------------------------------------------------------
+def _gate_constants(hidden_size: int) -> tuple[jax.Array, jax.Array]:
+  """(scale, shift) [4H] with sigmoid(z) = 0.5 tanh(z / 2) + 0.5 for i, f, o and tanh(z) for the cell input.
+
+  All four gates then take one tanh over the whole [batch, 4H] pre-activation, with no split and concat:
+  on a CPU the transcendentals, not the matmul, are most of a time step.
+  """
+  half, one = jnp.full((hidden_size,), 0.5), jnp.ones((hidden_size,))
+  return jnp.concatenate([half, half, one, half]), jnp.concatenate([half, half, 1 - one, half])
+
+
+def _gates(z: jax.Array) -> jax.Array:
+  """Pre-activations [..., 4H] -> activations (i, f, g, o): sigmoid for i, f, o and tanh for g."""
+  scale, shift = _gate_constants(z.shape[-1] // 4)
+  return jnp.tanh(z * scale) * scale + shift
+
+
+def _lstm_forward(projected: jax.Array, recurrent_kernel: jax.Array, unroll: int):
+  """Runs the recurrence; returns the hidden states and what the backward pass needs."""
+  batch, hidden = projected.shape[1], recurrent_kernel.shape[0]
+
+  def step(carry, x):
+    h, c = carry
+    activations = _gates(x + h @ recurrent_kernel)
+    i, f, g, o = jnp.split(activations, 4, axis=-1)
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
+    return (h, c), (h, c, activations)
+
+  zeros = jnp.zeros((batch, hidden), projected.dtype)
+  _, (hs, cs, activations) = jax.lax.scan(step, (zeros, zeros), projected, unroll=unroll)
+  return hs, (hs, cs, activations, recurrent_kernel)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def lstm_recurrence(projected: jax.Array, recurrent_kernel: jax.Array, unroll: int = 1) -> jax.Array:
+  """Hidden states [time, batch, H] of an LSTM from zero state, given x_t @ W + b as projected [time, batch, 4H]."""
+  return _lstm_forward(projected, recurrent_kernel, unroll)[0]
+
+
+def _lstm_recurrence_fwd(projected, recurrent_kernel, unroll):
+  return _lstm_forward(projected, recurrent_kernel, unroll)
+
+
+def _lstm_recurrence_bwd(unroll, residuals, hs_cotangent):
+  hs, cs, activations, recurrent_kernel = residuals
+  hidden = hs.shape[-1]
+  scale, shift = _gate_constants(hidden)
+  shift_in_time = lambda x: jnp.concatenate([jnp.zeros_like(x[:1]), x[:-1]])  # x_{t-1}, zero at t = 0.
+  h_prev, c_prev = shift_in_time(hs), shift_in_time(cs)
+
+  # Everything that does not depend on the carried dh and dc is computed for all steps at once, in big
+  # vectorised loops, so the sequential loop is left with one matmul and a few multiply-adds per step.
+  i, f, g, o = jnp.split(activations, 4, axis=-1)
+  tanh_c = jnp.tanh(cs)
+  dc_per_dh = o * (1 - tanh_c * tanh_c)
+  # dz = [dc * g, dc * c_{t-1}, dc * i, dh * tanh(c)] * d activation / dz, where the latter is a(1 - a) for
+  # a sigmoid and 1 - a^2 for tanh: scale^2 - (a - shift)^2 for both.
+  dz_factor = jnp.concatenate([g, c_prev, i, tanh_c], axis=-1) * (scale * scale - (activations - shift) ** 2)
+  recurrent_kernel_t = recurrent_kernel.T
+
+  def step(carry, xs):
+    dh_next, dc_next = carry
+    dh_out, dc_per_dh, dz_factor, f = xs
+    dh = dh_out + dh_next
+    dc = dc_next + dh * dc_per_dh
+    dz = jnp.concatenate([dc, dc, dc, dh], axis=-1) * dz_factor
+    return (dz @ recurrent_kernel_t, dc * f), dz
+
+  zeros = jnp.zeros_like(hs[0])
+  _, dz = jax.lax.scan(step, (zeros, zeros), (hs_cotangent, dc_per_dh, dz_factor, f), reverse=True,
+                       unroll=unroll)
+  # dU = sum_t h_{t-1}^T dz_t: one [H, time*batch] x [time*batch, 4H] matmul instead of one per step.
+  recurrent_kernel_cotangent = h_prev.reshape(-1, hidden).T @ dz.reshape(-1, 4 * hidden)
+  return dz, recurrent_kernel_cotangent
+
+
+lstm_recurrence.defvjp(_lstm_recurrence_fwd, _lstm_recurrence_bwd)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Linen modules.
+# ----------------------------------------------------------------------------------------------------------
+class LSTMCell(nn.Module):
+  """One time step given x_t @ W + b; the body of the plain nn.scan recurrence."""
   hidden_size: int
 
   @nn.compact
@@ -30,23 +121,36 @@ class LSTMRecurrence(nn.Module):
     h, c = carry
     recurrent_kernel = self.param('recurrent_kernel', nn.initializers.orthogonal(),
                                   (self.hidden_size, 4 * self.hidden_size))
-    z = projected_input + h @ recurrent_kernel
-    i, f, g, o = jnp.split(z, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    i, f, g, o = jnp.split(_gates(projected_input + h @ recurrent_kernel), 4, axis=-1)
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
     return (h, c), h
 
 
+class FusedLSTMRecurrence(nn.Module):
+  """The recurrence through lstm_recurrence's custom VJP; the same parameter as the scanned LSTMCell."""
+  hidden_size: int
+  unroll: int = 1
+
+  @nn.compact
+  def __call__(self, projected: jax.Array) -> jax.Array:
+    recurrent_kernel = self.param('recurrent_kernel', nn.initializers.orthogonal(),
+                                  (self.hidden_size, 4 * self.hidden_size))
+    return lstm_recurrence(projected, recurrent_kernel, self.unroll)
+
+
 class LSTM(nn.Module):
-  """A Keras LSTM layer returning the whole sequence of hidden states [batch, time, hidden].
+  """A Keras LSTM layer returning the whole sequence of hidden states [time, batch, hidden].
 
   The input is one of three kinds, each projected in the cheapest way:
-  - token ids [batch, time] (a one-hot input): the projection is a row gather of the kernel;
-  - a sequence [batch, time, features]: one matmul for all steps;
+  - token ids [time, batch] (a one-hot input): the projection is a row gather of the kernel;
+  - a sequence [time, batch, features]: one matmul for all steps;
   - a vector [batch, features] with `length` (Keras' RepeatVector): projected once, reused at every step.
   """
   hidden_size: int
   vocab_size: int | None = None  # Set for token-id inputs: the rows of the kernel.
+  impl: str = 'fused'
+  unroll: int = 1
 
   @nn.compact
   def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
@@ -56,17 +160,15 @@ class LSTM(nn.Module):
 
     if self.vocab_size is not None:
       projected = jnp.take(kernel, inputs.astype(jnp.int32), axis=0) + bias
-      time_axis, length = 1, inputs.shape[1]
-    elif length is not None:
-      projected = inputs @ kernel + bias
-      time_axis = nn.broadcast
     else:
       projected = inputs @ kernel + bias
-      time_axis, length = 1, inputs.shape[1]
+    if length is not None:
+      projected = jnp.broadcast_to(projected, (length,) + projected.shape)
 
-    scan = nn.scan(LSTMRecurrence, variable_broadcast='params', split_rngs={'params': False},
-                   in_axes=time_axis, out_axes=1, length=length)
-    zeros = jnp.zeros((inputs.shape[0], self.hidden_size), projected.dtype)
+    if self.impl == 'fused':
+      return FusedLSTMRecurrence(self.hidden_size, self.unroll, name='recurrence')(projected)
+    scan = nn.scan(LSTMCell, variable_broadcast='params', split_rngs={'params': False}, unroll=self.unroll)
+    zeros = jnp.zeros(projected.shape[1:-1] + (self.hidden_size,), projected.dtype)
     _, hidden_states = scan(self.hidden_size, name='recurrence')((zeros, zeros), projected)
     return hidden_states
 
@@ -76,16 +178,21 @@ class AdditionLSTM(nn.Module):
   digits: int
   hidden_size: int = 128
   num_layers: int = 1
+  lstm_impl: str = 'fused'
+  unroll: int = 1
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
-    encoded = LSTM(self.hidden_size, vocab_size=data.VOCAB_SIZE, name='encoder')(queries)[:, -1]
-    x = LSTM(self.hidden_size, name='decoder_0')(encoded, length=data.answer_length(self.digits))
+    lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll)
+    encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(queries.T)[-1]
+    x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
-      x = LSTM(self.hidden_size, name=f'decoder_{layer}')(x)
+      x = lstm(name=f'decoder_{layer}')(x)
     # Logits; the softmax is folded into the cross-entropy and the argmax.
-    return nn.Dense(data.VOCAB_SIZE, kernel_init=nn.initializers.glorot_uniform(), name='output')(x)
+    logits = nn.Dense(data.VOCAB_SIZE, kernel_init=nn.initializers.glorot_uniform(), name='output')(x)
+    return logits.transpose(1, 0, 2)
 
 
 def from_config(config) -> AdditionLSTM:
-  return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers)
+  return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
+                      lstm_impl=config.lstm_impl, unroll=config.scan_unroll)

@@ -1,16 +1,19 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from addjax import data
 from addjax import models
+from addjax import reference
 
 
-def init(digits, num_layers, hidden_size=128, batch=2, seed=0):
+def init(digits, num_layers, hidden_size=128, batch=2, seed=0, abstract=False):
   model = models.AdditionLSTM(digits=digits, hidden_size=hidden_size, num_layers=num_layers)
   queries = jnp.zeros((batch, data.query_length(digits)), jnp.uint8)
-  return model, model.init(jax.random.key(seed), queries)['params']
+  init = jax.eval_shape if abstract else lambda f, *args: f(*args)
+  return model, init(model.init, jax.random.key(seed), queries)['params']
 
 
 def count(params):
@@ -19,7 +22,7 @@ def count(params):
 
 @pytest.mark.parametrize('digits, num_layers, keras_count', [(3, 1, 205_324), (21, 5, 731_660)])
 def test_parameter_counts_equal_keras(digits, num_layers, keras_count):
-  _, params = init(digits, num_layers)
+  _, params = init(digits, num_layers, abstract=True)
   assert count(params) == keras_count
 
 
@@ -63,12 +66,11 @@ def test_forward_equals_plain_keras_formulation():
   digits, num_layers = 3, 2
   model, params = init(digits, num_layers, seed=1)
   # Random weights everywhere, so that a wrong gate order or a skipped bias cannot hide behind zeros.
-  leaves, treedef = jax.tree.flatten(params)
-  keys = jax.random.split(jax.random.key(2), len(leaves))
-  params = jax.tree.unflatten(treedef, [0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  params = random_params(params)
   queries, _ = data.generate(8, digits, seed=3)
-  got = model.apply({'params': params}, queries)
-  want = reference_forward(params, jnp.asarray(queries, jnp.int32), digits, num_layers)
+  got = jax.jit(model.apply)({'params': params}, queries)
+  want = jax.jit(reference_forward, static_argnums=(2, 3))(params, jnp.asarray(queries, jnp.int32), digits,
+                                                           num_layers)
   assert got.shape == (8, digits + 1, data.VOCAB_SIZE)
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
@@ -78,3 +80,46 @@ def test_different_queries_give_different_outputs():
   queries, _ = data.generate(2, 2, seed=0)
   logits = model.apply({'params': params}, queries)
   assert not np.allclose(logits[0], logits[1])
+
+
+def random_params(params, seed=2, scale=0.3):
+  leaves, treedef = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(seed), len(leaves))
+  return jax.tree.unflatten(treedef, [scale * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+
+
+@pytest.mark.parametrize('num_layers', [1, 3])
+def test_fused_path_equals_nn_scan_and_the_straightforward_nn_rnn_model(num_layers):
+  """Loss and every gradient of the custom-VJP model equal plain autodiff through nn.scan and nn.RNN."""
+  digits = 4
+  queries, answers = data.generate(16, digits, seed=5)
+  fused = models.AdditionLSTM(digits, 128, num_layers, lstm_impl='fused')
+  scan = models.AdditionLSTM(digits, 128, num_layers, lstm_impl='scan')
+  plain = reference.ReferenceAdditionLSTM(digits, 128, num_layers)
+  params = random_params(fused.init(jax.random.key(0), queries)['params'])
+
+  def loss(model, params):
+    logits = model.apply({'params': params}, queries)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
+
+  fused_loss, fused_grads = jax.jit(jax.value_and_grad(lambda p: loss(fused, p)))(params)
+  scan_loss, scan_grads = jax.jit(jax.value_and_grad(lambda p: loss(scan, p)))(params)
+  plain_loss, plain_grads = jax.jit(jax.value_and_grad(lambda p: loss(plain, p)))(
+      reference.params_from_addjax(params))
+  assert float(fused_loss) == pytest.approx(float(scan_loss), rel=1e-6)
+  assert float(fused_loss) == pytest.approx(float(plain_loss), rel=1e-6)
+  assert float(fused_loss) > 0.1  # Random weights: far from a trivial zero loss.
+  for want, got in ((scan_grads, fused_grads), (plain_grads, reference.params_from_addjax(fused_grads))):
+    for w, g in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+      assert float(jnp.abs(w).max()) > 0  # Every parameter gets a gradient.
+      np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_lstm_recurrence_vjp_matches_autodiff_of_the_forward():
+  projected = jax.random.normal(jax.random.key(0), (7, 3, 4 * 8))
+  kernel = 0.5 * jax.random.normal(jax.random.key(1), (8, 4 * 8))
+  cotangent = jax.random.normal(jax.random.key(2), (7, 3, 8))
+  _, custom = jax.vjp(models.lstm_recurrence, projected, kernel)
+  _, autodiff = jax.vjp(lambda p, k: models._lstm_forward(p, k, 1)[0], projected, kernel)
+  for got, want in zip(custom(cotangent), autodiff(cotangent)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
