@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= configs/three_digits.py
 WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 
-.PHONY: train test install clean
+.PHONY: train test install clean compare-env compare
 
 # The stamp is rebuilt whenever pyproject.toml changes, so a stale venv never hides a missing dependency.
 $(VENV)/.installed: pyproject.toml
@@ -21,6 +21,18 @@ train: install
 
 test: install
 	$(PY) -m pytest -q
+
+# TensorFlow and PyTorch for experiments/compare_frameworks.py, in a venv of their own: their pins would fight
+# JAX's in one environment, and neither is needed to train or test.
+.venv-compare/.installed:
+	$(PYTHON) -m venv .venv-compare
+	.venv-compare/bin/pip install --quiet tensorflow-cpu 'torch==2.13.*' numpy
+	touch $@
+
+compare-env: .venv-compare/.installed
+
+compare: install compare-env
+	$(PY) experiments/compare_frameworks.py  # five digits, the issue's speed setting
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
