@@ -121,6 +121,27 @@ def make_splits(config: Any) -> dict[str, np.ndarray]:
   }
 
 
+def swap_operands(queries: np.ndarray, reverse: bool) -> np.ndarray:
+  """The queries "b+a" of queries "a+b" [n, 2*digits+1], laid out alike: the same problems, the same answers.
+
+  A training-time augmentation: it shows each training pair in the order it was not drawn in, and never
+  creates a pair that is not in the training set.
+  """
+  queries = np.asarray(queries)
+  if reverse:
+    queries = queries[:, ::-1]
+  n, width = queries.shape
+  columns = np.arange(width)
+  plus = np.argmax(queries == PLUS_ID, axis=1)[:, None]  # Length of a.
+  length_b = (queries != PAD_ID).sum(axis=1, keepdims=True) - plus - 1
+  # Column j of "b+a": b's digit j, then "+", then a's digit j - length_b - 1, then padding.
+  source = np.where(columns < length_b, plus + 1 + columns, columns - length_b - 1)
+  swapped = np.take_along_axis(queries, np.clip(source, 0, width - 1), axis=1)
+  swapped = np.where(columns == length_b, PLUS_ID, swapped)
+  swapped = np.where(columns > length_b + plus, PAD_ID, swapped).astype(queries.dtype)
+  return np.ascontiguousarray(swapped[:, ::-1] if reverse else swapped)
+
+
 def encode_query(a: str | int, b: str | int, digits: int, reverse: bool) -> np.ndarray:
   """Token ids [2*digits+1] of the query "a+b", laid out exactly as `generate` lays it out."""
   if digits < 1:

@@ -289,3 +289,15 @@ def test_generated_rows_round_trip_through_text():
 def test_decode_rejects_non_ids(ids):
   with pytest.raises(ValueError):
     data.decode(ids)
+
+
+@pytest.mark.parametrize('digits', [1, 2, 5, 21])
+@pytest.mark.parametrize('reverse', [True, False])
+def test_swap_operands_lays_out_b_plus_a(digits, reverse):
+  queries, _ = data.generate(min(500, data.num_unique_pairs(digits)), digits, reverse=reverse, seed=3)
+  swapped = data.swap_operands(queries, reverse)
+  assert swapped.dtype == queries.dtype and swapped.shape == queries.shape
+  for query, row in zip(queries, swapped):
+    a, b = data.query_text(query, reverse).split('+')
+    np.testing.assert_array_equal(row, data.encode_query(b, a, digits, reverse))
+  np.testing.assert_array_equal(data.swap_operands(swapped, reverse), queries)
