@@ -2,6 +2,10 @@
 
 Every write is atomic (a temporary file renamed into place, or Orbax's own commit), so a run killed at any
 moment leaves either the old or the new version of each file, never half of one.
+
+In a run of several processes the workdir must be one directory that all of them see (a shared file system,
+as Orbax needs): every process takes part in each checkpoint, only process 0 writes config.json and
+metrics.jsonl (the `write` arguments below).
 """
 
 import json
@@ -28,11 +32,12 @@ def write_atomic(path: str, text: str) -> None:
   os.replace(tmp, path)
 
 
-def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
+def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, write: bool = True) -> None:
   """Creates workdir and writes config.json; refuses a workdir trained with a config that differs.
 
   Only the fields in config.RESUMABLE_FIELDS (num_epochs and how fast, not what, the run computes) may
-  change on resume; config.json is then rewritten with the new values.
+  change on resume; config.json is then rewritten with the new values. A field that a stored config.json
+  lacks (added to base_config since that run began) counts as its default. write=False only checks.
   """
   try:
     os.makedirs(workdir, exist_ok=True)
@@ -42,7 +47,7 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
   current = config.to_dict()
   if os.path.exists(path):
     with open(path) as f:
-      stored = json.load(f)
+      stored = {**config_lib.base_config().to_dict(), **json.load(f)}
     changed = sorted(k for k in set(stored) | set(current)
                      if k not in config_lib.RESUMABLE_FIELDS and stored.get(k) != current.get(k))
     if changed:
@@ -50,7 +55,8 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> None:
       raise config_lib.ConfigError(
           f'workdir {workdir!r} holds a run with another config ({diffs}); resume with its config '
           f'(only {", ".join(sorted(config_lib.RESUMABLE_FIELDS))} may change) or choose a new --workdir')
-  write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + '\n')
+  if write:
+    write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + '\n')
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
@@ -73,15 +79,16 @@ def read_metrics(workdir: str) -> list[dict[str, Any]]:
   return records
 
 
-def truncate_metrics(workdir: str, last_epoch: int) -> list[dict[str, Any]]:
+def truncate_metrics(workdir: str, last_epoch: int, write: bool = True) -> list[dict[str, Any]]:
   """Keeps the lines of epochs <= last_epoch (those the checkpoint covers) and returns them.
 
   A line is appended before its epoch's checkpoint is committed, so after a kill the file may be one epoch
-  ahead of the checkpoint; that epoch is replayed, exactly, and its line written again.
+  ahead of the checkpoint; that epoch is replayed, exactly, and its line written again. write=False only
+  reads.
   """
   records = [r for r in read_metrics(workdir) if r.get('epoch', 0) <= last_epoch]
   path = os.path.join(workdir, METRICS_FILE)
-  if os.path.exists(path):
+  if write and os.path.exists(path):
     write_atomic(path, ''.join(json.dumps(r) + '\n' for r in records))
   return records
 

@@ -40,6 +40,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.adam_eps = 1e-7
 
   config.seed = 0
+  # Independent models trained at once in one compiled program (jax.vmap): model i has seed + i, and its own
+  # data set, initialisation and shuffles, exactly those of a lone run with seed + i. With num_seeds > 1 each
+  # metric in metrics.jsonl is a list with one number per seed.
+  config.num_seeds = 1
 
   # Execution: these change how fast the run goes, never what it computes.
   config.steps_per_call = 500  # Training steps in one compiled call; the progress bar moves once per call.
@@ -58,8 +62,11 @@ _SCHEDULES = ('constant', 'cosine')
 LSTM_IMPLS = ('fused', 'scan')  # See addjax.models.
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises ConfigError naming the first field whose value cannot work, and what is accepted."""
+def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
+  """Raises ConfigError naming the first field whose value cannot work, and what is accepted.
+
+  num_devices: the devices (of all processes) that each batch is split over; batch_size must divide evenly.
+  """
   defaults = base_config()
   known = set(defaults.keys())
   unknown = sorted(set(config.keys()) - known)
@@ -82,7 +89,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
       _require(config, name, isinstance(value, str), 'a string')
 
   for name in ('digits', 'hidden_size', 'num_layers', 'num_epochs', 'steps_per_call', 'eval_batch_size',
-               'checkpoints_to_keep', 'batch_size', 'scan_unroll'):
+               'checkpoints_to_keep', 'batch_size', 'scan_unroll', 'num_seeds'):
     _require(config, name, config[name] >= 1, 'an integer >= 1')
   for name in ('warmup_steps', 'seed', 'num_samples_to_print'):
     _require(config, name, config[name] >= 0, 'an integer >= 0')
@@ -94,6 +101,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   num_train = config.training_size - config.training_size // 10
   _require(config, 'batch_size', config.batch_size <= num_train,
            f'1 .. {num_train:,} (the training examples left after the 10% validation split)')
+  _require(config, 'batch_size', config.batch_size % num_devices == 0,
+           f'a multiple of {num_devices}: each batch is split evenly over the {num_devices} devices of this run')
 
   _require(config, 'learning_rate', math.isfinite(config.learning_rate) and config.learning_rate > 0,
            'a finite number > 0')
