@@ -1,6 +1,10 @@
 """Trains an experiment: python -m addjax.main --config configs/five_digits.py [--config.batch_size=128] [--workdir DIR].
 
-Running the same command on the same workdir resumes from its latest checkpoint.
+Running the same command on the same workdir resumes from its latest checkpoint. The run uses every device
+it sees (the batch is split over them). Several processes, on one host or many, join one run with
+--coordinator_address, --num_processes and --process_id (the same command in each, but the process id), or
+with --distributed where jax.distributed.initialize finds them in the cluster's environment (Slurm, Open MPI,
+Cloud TPU, ...). See docs/scaling.md.
 """
 
 import os
@@ -10,6 +14,7 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
+import jax
 import ml_collections
 from ml_collections import config_flags
 
@@ -20,7 +25,18 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. configs/three_digits.py; '
                                 'any field can be overridden, e.g. --config.num_epochs=5.')
 flags.DEFINE_string('workdir', None, 'Where config.json, metrics.jsonl and checkpoints/ go '
-                    '(default: runs/<config file name>).')
+                    '(default: runs/<config file name>). In a run of several processes, a directory they all '
+                    'see.')
+flags.DEFINE_string('coordinator_address', None, 'Several processes: host:port of process 0, where it '
+                    'listens for the others; the same in every process. Implies --distributed.')
+flags.DEFINE_integer('num_processes', None, 'Several processes: how many join the run. Implies --distributed.')
+flags.DEFINE_integer('process_id', None, 'Several processes: this one\'s number, 0 .. num_processes - 1; '
+                     'process 0 writes the files and the printout. Implies --distributed.')
+flags.DEFINE_boolean('distributed', False, 'Join a run of several processes through '
+                     'jax.distributed.initialize: what the three flags above leave out, it reads from the '
+                     'cluster\'s environment (Slurm, Open MPI, Cloud TPU, JAX_COORDINATOR_ADDRESS, ...).')
+
+_DISTRIBUTED_FLAGS = ('coordinator_address', 'num_processes', 'process_id')
 
 
 def usage_error(message: str) -> None:
@@ -70,6 +86,27 @@ def load_config() -> ml_collections.ConfigDict:
   return config
 
 
+def join_processes() -> None:
+  """jax.distributed.initialize, when the flags ask for several processes; before any other JAX call."""
+  given = {name: FLAGS[name].value for name in _DISTRIBUTED_FLAGS if FLAGS[name].value is not None}
+  if not (FLAGS.distributed or given):
+    return
+  num_processes, process_id = given.get('num_processes'), given.get('process_id')
+  if num_processes is not None and num_processes < 1:
+    usage_error(f'--num_processes={num_processes} is not accepted: expected an integer >= 1')
+  if process_id is not None and not 0 <= process_id < (num_processes or process_id + 1):
+    accepted = f'0 .. {num_processes - 1}' if num_processes else 'an integer >= 0'
+    usage_error(f'--process_id={process_id} is not accepted: expected {accepted}')
+  address = given.get('coordinator_address')
+  if address is not None and not re.fullmatch(r'\S+:[0-9]+', address):
+    usage_error(f'--coordinator_address={address!r} is not accepted: expected host:port, e.g. 10.0.0.1:1234')
+  try:
+    jax.distributed.initialize(address, num_processes, process_id)
+  except (RuntimeError, ValueError, TypeError) as e:
+    usage_error(f'cannot join the processes of the run ({one_line(e)}); give --coordinator_address, '
+                '--num_processes and --process_id, or run where jax.distributed finds them in the environment')
+
+
 def default_workdir(config_path: str) -> str:
   return os.path.join('runs', os.path.splitext(os.path.basename(config_path))[0])
 
@@ -77,8 +114,13 @@ def default_workdir(config_path: str) -> str:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     usage_error(f'unexpected arguments {argv[1:]}; accepted: --config FILE [--config.FIELD=VALUE ...] '
-                '[--workdir DIR]')
+                '[--workdir DIR] [--coordinator_address HOST:PORT --num_processes N --process_id I]')
   config = load_config()
+  try:
+    config_lib.validate(config)  # Before joining other processes, so that a bad value fails at once.
+  except config_lib.ConfigError as e:
+    usage_error(str(e))
+  join_processes()
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO.
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
   try:
