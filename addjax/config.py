@@ -19,6 +19,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.digits = 3
   config.training_size = 50_000
   config.reverse = True
+  # Show each training pair as drawn ("a+b") or swapped ("b+a"), a coin flip per example and epoch. The same
+  # pairs, never a validation one: an augmentation, not more data.
+  config.swap_augment = False
 
   # Model.
   config.hidden_size = 128

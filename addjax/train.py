@@ -131,6 +131,11 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
 # ----------------------------------------------------------------------------------------------------------
 # Seeds and devices.
 # ----------------------------------------------------------------------------------------------------------
+def augment_key(seed: int, epoch: int) -> jax.Array:
+  """The coin flips of swap_augment in an epoch, a stream apart from the shuffle's."""
+  return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), epoch)
+
+
 def run_seeds(config: ml_collections.ConfigDict) -> list[int]:
   """The seed of each model of the run: seed, seed + 1, ..., seed + num_seeds - 1."""
   return [config.seed + i for i in range(config.num_seeds)]
@@ -243,6 +248,18 @@ def make_epoch_batches(num_examples: int, batch_size: int, num_chunks: int, chun
     return jax.jit(epoch_batches)
   index_ndim = len(shape) + (num_seeds > 1)
   return jax.jit(epoch_batches, out_shardings=(batch_sharded(mesh, index_ndim), replicated(mesh)))
+
+
+def make_swap_augment(mesh: Mesh, num_seeds: int = 1) -> Callable:
+  """(queries, swapped, key) -> each training query as drawn ("a+b") or swapped ("b+a"), a coin flip apiece.
+
+  Once per epoch, on the device: the chunk program then reads the epoch's queries as it reads unaugmented ones.
+  """
+  def augment(queries, swapped, key):
+    flips = jax.random.bernoulli(_as_key(key), 0.5, (queries.shape[0], 1))
+    return jnp.where(flips, swapped, queries)
+
+  return jax.jit(augment if num_seeds == 1 else jax.vmap(augment), out_shardings=replicated(mesh))
 
 
 def make_train_chunk(model: models.AdditionLSTM, tx: optax.GradientTransformation, mesh: Mesh | None = None,
@@ -464,6 +481,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   splits = make_seed_splits(config)
   data_sec = time.time() - start_time
   train_queries, train_answers = (put(splits[name], everywhere) for name in ('train_queries', 'train_answers'))
+  if config.swap_augment:
+    queries = splits['train_queries']
+    swapped_queries = put(data.swap_operands(queries.reshape(-1, queries.shape[-1]), config.reverse)
+                          .reshape(queries.shape), everywhere)
+    swap_augment = make_swap_augment(mesh, num_seeds)
   val_queries, val_answers, val_weights = seed_batches_for_eval(
       splits['val_queries'], splits['val_answers'], config.eval_batch_size, num_seeds, multiple_of=num_devices)
   seed_axes = int(num_seeds > 1)
@@ -516,9 +538,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
       # --- Train one epoch, a chunk per compiled call. ---
       epoch_start = time.time()
       indices, weights = epoch_batches(seed_keys(config, lambda seed: epoch_key(seed, epoch)))
+      queries = train_queries
+      if config.swap_augment:
+        queries = swap_augment(train_queries, swapped_queries,
+                               seed_keys(config, lambda seed: augment_key(seed, epoch)))
       sums = dict.fromkeys(_METRIC_SUMS, 0.0)
       for chunk in range(num_chunks):
-        state, chunk_sums = train_chunk(state, train_queries, train_answers, indices, weights, chunk)
+        state, chunk_sums = train_chunk(state, queries, train_answers, indices, weights, chunk)
         chunk_sums = jax.device_get(chunk_sums)
         _check_finite(chunk_sums['loss'], 'the training loss', epoch, workdir, seeds)
         sums = {k: sums[k] + np.asarray(v, np.float64) for k, v in chunk_sums.items()}

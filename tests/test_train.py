@@ -146,3 +146,19 @@ def test_summary_reports_the_first_epoch_reaching_99_percent():
   assert 'epoch 2' in char_line and '20.0 s' in char_line
   assert 'epoch 3' in seq_line
   assert 'never' in train.summary_lines(records[:2])[1]
+
+
+def test_swap_augment_shows_each_pair_as_drawn_or_swapped_by_a_coin_flip_per_epoch():
+  queries, _ = data.generate(2_000, 3, seed=0)
+  swapped = data.swap_operands(queries, reverse=True)
+  augment = train.make_swap_augment(train.data_mesh())
+  epoch_1 = np.asarray(augment(queries, swapped, jax.random.key_data(train.augment_key(0, 1))))
+  as_drawn = (epoch_1 == queries).all(axis=1)
+  as_swapped = (epoch_1 == swapped).all(axis=1)
+  assert np.all(as_drawn | as_swapped)
+  different = ~(queries == swapped).all(axis=1)  # "a+a" reads the same either way.
+  assert 0.45 < as_swapped[different].mean() < 0.55
+  again = np.asarray(augment(queries, swapped, jax.random.key_data(train.augment_key(0, 1))))
+  epoch_2 = np.asarray(augment(queries, swapped, jax.random.key_data(train.augment_key(0, 2))))
+  np.testing.assert_array_equal(again, epoch_1)  # (seed, epoch) decides, so a resumed run replays it.
+  assert not np.array_equal(epoch_2, epoch_1)
