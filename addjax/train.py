@@ -36,6 +36,12 @@ from addjax import config as config_lib
 from addjax import data
 from addjax import models
 
+# On a CPU, the QR decompositions of the orthogonal initialisers run in scipy's OpenBLAS (jaxlib's LAPACK
+# kernels), loaded at the first one. Its threads spin while they wait: on a machine whose cores are busy, one
+# 512x128 QR then takes seconds instead of a millisecond. One thread is plenty for matrices this small; XLA's
+# own matmuls do not use OpenBLAS. A value the user set is kept.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
+
 State = dict[str, Any]
 Metrics = dict[str, jax.Array]
 
@@ -199,18 +205,17 @@ def create_state(config: ml_collections.ConfigDict, model: models.AdditionLSTM,
                  tx: optax.GradientTransformation, mesh: Mesh) -> State:
   """The initial state, replicated on every device: one model's, or num_seeds' stacked on a leading axis.
 
-  Model i of num_seeds is initialised exactly as a lone run with seed + i. The initialisation runs once, on
-  this process's first device, and is copied to every device through the host: a few MB, once per run.
-  (Run replicated on several forced CPU devices, the vmapped orthogonal initialisers can deadlock XLA's CPU
-  runtime.)
+  Model i of num_seeds is initialised exactly as a lone run with seed + i: by the same compiled program, one
+  seed after another, on this process's first device; the states are stacked and copied to every device
+  through the host (a few MB, once per run). Not vmapped, not replicated: XLA's CPU runtime can deadlock on
+  several batched QR decompositions (the orthogonal initialisers) in one program, and on replicated ones over
+  several forced CPU devices.
   """
-  def init(key_data):
-    if config.num_seeds == 1:
-      return init_state(config, model, tx, _as_key(key_data))
-    return jax.vmap(lambda k: init_state(config, model, tx, _as_key(k)))(key_data)
-
-  key_data = jax.device_put(seed_keys(config, jax.random.key), jax.local_devices()[0])
-  state = jax.device_get(jax.jit(init)(key_data))
+  init = jax.jit(lambda key_data: init_state(config, model, tx, _as_key(key_data)))
+  first_device = jax.local_devices()[0]
+  key_data = seed_keys(config, jax.random.key).reshape(config.num_seeds, -1)
+  states = [jax.device_get(init(jax.device_put(k, first_device))) for k in key_data]
+  state = states[0] if config.num_seeds == 1 else jax.tree.map(lambda *leaves: np.stack(leaves), *states)
   return jax.tree.map(lambda leaf: put(leaf, replicated(mesh)), state)
 
 
