@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from addjax import cli
 from addjax import config as config_lib
 from addjax import data
 from addjax import main as main_lib
@@ -177,15 +178,15 @@ def report_lines(result: dict) -> list[str]:
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    main_lib.usage_error(f'unexpected arguments {argv[1:]}')
+    cli.usage_error(f'unexpected arguments {argv[1:]}')
   config = main_lib.load_config()
   logging.set_verbosity(logging.WARNING)
   if FLAGS.steps < 1 or FLAGS.repeats < 1:
-    main_lib.usage_error('--steps and --repeats must be integers >= 1')
+    cli.usage_error('--steps and --repeats must be integers >= 1')
   try:
     result = benchmark(config, FLAGS.steps, FLAGS.repeats, FLAGS.reference, FLAGS.matmul_size)
   except config_lib.ConfigError as e:
-    main_lib.usage_error(str(e))
+    cli.usage_error(str(e))
   for line in report_lines(result):
     print(line)
   if FLAGS.json:

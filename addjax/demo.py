@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from addjax import cli
 from addjax import predict
 
 FLAGS = flags.FLAGS
@@ -119,7 +120,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body, status = {'error': str(e)}, 400
       except Exception as e:  # One bad request must not take the page down.
         logging.exception('prediction failed')
-        body, status = {'error': f'the model failed on this input: {predict.one_line(e)}'}, 500
+        body, status = {'error': f'the model failed on this input: {cli.one_line(e)}'}, 500
       self._send(status, 'application/json', json.dumps(body))
     else:
       self._send(404, 'application/json', json.dumps({'error': f'no page {url.path}; try /'}))
@@ -155,16 +156,16 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    predict.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--port P]')
+    cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--port P]')
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
   try:
     run = predict.load(FLAGS.workdir, FLAGS.step)
   except predict.InputError as e:
-    predict.usage_error(str(e))
+    cli.usage_error(str(e))
   try:
     server = make_server(run, FLAGS.port)
   except OSError as e:
-    predict.usage_error(f'cannot listen on {HOST}:{FLAGS.port}: {e.strerror}; choose another --port '
+    cli.usage_error(f'cannot listen on {HOST}:{FLAGS.port}: {e.strerror}; choose another --port '
                         '(0 picks a free one)')
   run.answers([(0, 0)])  # Compile now, so the first visitor does not wait for it.
   host, port = server.server_address[:2]

@@ -21,6 +21,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from addjax import cli
 from addjax import data
 from addjax import predict
 
@@ -183,13 +184,13 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    predict.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--num N] '
+    cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--num N] '
                         '[--seed S]')
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
   try:
     run = predict.load(FLAGS.workdir, FLAGS.step)
   except predict.InputError as e:
-    predict.usage_error(str(e))
+    cli.usage_error(str(e))
   result = evaluate(run, FLAGS.num, FLAGS.seed)
   path = os.path.join(FLAGS.workdir, RESULT_FILE)
   write_atomic(path, json.dumps(result, indent=2) + '\n')

@@ -19,6 +19,7 @@ import ml_collections
 from ml_collections import config_flags
 
 from addjax import config as config_lib
+from addjax.cli import one_line, usage_error
 from addjax import train
 
 FLAGS = flags.FLAGS
@@ -37,21 +38,6 @@ flags.DEFINE_boolean('distributed', False, 'Join a run of several processes thro
                      'cluster\'s environment (Slurm, Open MPI, Cloud TPU, JAX_COORDINATOR_ADDRESS, ...).')
 
 _DISTRIBUTED_FLAGS = ('coordinator_address', 'num_processes', 'process_id')
-
-
-def usage_error(message: str) -> None:
-  """A mistake the user can fix: one line on stderr, exit status 2, no traceback."""
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
-def one_line(error: Exception) -> str:
-  """An error's message on one line: its first line and, for a wrapped traceback, the last (the cause)."""
-  text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-  lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-  if not lines:
-    return type(error).__name__
-  return lines[0] if len(lines) == 1 else f'{lines[0]} {lines[-1]}'
 
 
 # A config file that fails to load, or an override that does not fit, surfaces as one of these.

@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 
 from addjax import config as config_lib
+from addjax.cli import one_line, usage_error
 from addjax import data
 
 FLAGS = flags.FLAGS
@@ -204,19 +205,6 @@ def _first_mismatch(found: dict[str, tuple[int, ...]], wanted: dict[str, tuple[i
 # ----------------------------------------------------------------------------------------------------------
 # The command line; evaluate.py and demo.py use the same helpers.
 # ----------------------------------------------------------------------------------------------------------
-def usage_error(message: str) -> None:
-  """A mistake the user can fix: one line on stderr, exit status 2, no traceback."""
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
-def one_line(error: Exception) -> str:
-  """An error's message on one line: its first line and, when there are more, its last (the cause)."""
-  text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-  lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-  if not lines:
-    return type(error).__name__
-  return lines[0] if len(lines) == 1 else f'{lines[0]} {lines[-1]}'
 
 
 _NEGATIVE = re.compile(r'-[^-A-Za-z]')  # "-1+2" reads as an unknown flag to absl; it is a bad problem.
