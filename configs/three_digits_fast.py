@@ -2,7 +2,7 @@
 
 Batch 256 runs ~2x the examples/s of batch 32 on a CPU; a 10x learning rate with a short warm-up, a cosine
 decay over the 10 epochs and clipping keep it stable. Reaches 0.99 val seq accuracy in epoch 8, ~25 s from
-start on a 2-core CPU (the seed's settings: epoch 26, ~170 s). Measured runs: results/benchmarks.md.
+start on a lightly loaded 2-core CPU (the seed's settings: epoch 26, ~170 s). Measured runs: README.md.
 """
 
 from addjax.config import base_config
