@@ -21,6 +21,7 @@ from addjax import config as config_lib
 from addjax import data
 from addjax import models
 from addjax import train
+from conftest import config_with
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TWO_DIGITS = str(ROOT / 'configs' / 'two_digits.py')
@@ -30,19 +31,9 @@ LOSS_TOLERANCE, ACCURACY_TOLERANCE = 1e-3, 0.01
 
 def tiny_config(**overrides):
   """57 steps an epoch in 6 calls of 10: the last call has 3 all-padding steps, the last batch 8 examples."""
-  config = config_lib.base_config()
-  config.digits = 2
-  config.training_size = 2_000
-  config.hidden_size = 32
-  config.batch_size = 32
-  config.learning_rate = 0.01
-  config.num_epochs = 2
-  config.steps_per_call = 10
-  config.eval_batch_size = 64
-  config.num_samples_to_print = 1
-  for name, value in overrides.items():
-    config[name] = value
-  return config
+  return config_with(**{**dict(digits=2, training_size=2_000, hidden_size=32, batch_size=32, learning_rate=0.01,
+                               num_epochs=2, steps_per_call=10, eval_batch_size=64, num_samples_to_print=1),
+                        **overrides})
 
 
 def tiny_flags(config=None):

@@ -12,24 +12,15 @@ from addjax import config as config_lib
 from addjax import data
 from addjax import models
 from addjax import train
+from conftest import config_with
 
 TIMING_KEYS = ('examples_per_sec', 'epoch_sec', 'elapsed_sec')
 
 
 def tiny_config(**overrides):
   """Small enough to compile and train in seconds, big enough to learn two-digit addition."""
-  config = config_lib.base_config()
-  config.digits = 2
-  config.training_size = 5_000
-  config.hidden_size = 64
-  config.batch_size = 64
-  config.learning_rate = 0.01
-  config.num_epochs = 2
-  config.eval_batch_size = 128
-  config.num_samples_to_print = 2
-  for name, value in overrides.items():
-    config[name] = value
-  return config
+  return config_with(**{**dict(digits=2, training_size=5_000, hidden_size=64, batch_size=64, learning_rate=0.01,
+                               num_epochs=2, eval_batch_size=128, num_samples_to_print=2), **overrides})
 
 
 def without_timing(records):
