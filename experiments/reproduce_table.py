@@ -1,0 +1,133 @@
+"""The example's results table, reproduced over several seeds: runs each row, then writes what it measured.
+
+python experiments/reproduce_table.py                         # every row, 3 seeds, 2 runs at a time
+python experiments/reproduce_table.py --rows two_digits three_digits --seeds 5 --parallel 1
+python experiments/reproduce_table.py --summarize_only        # rewrite the table from the runs on disk
+
+Each seed of each row trains in its own workdir, <root>/<row>/seed<k>; finished runs are skipped and
+interrupted ones resume from their checkpoint, so rerunning the same command after a kill continues the sweep.
+Writes results/table.json (one object per row) and results/table.md (the claim beside the measurement).
+Rows whose seeds are not all finished are written with the seeds that are, and say so.
+"""
+
+import argparse
+import os
+import sys
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runs  # noqa: E402  (experiments/ is a folder of scripts, not a package)
+
+Setting = runs.Setting
+
+# name -> (setting, what the row is, the claim it is measured against, how many seeds at most)
+ROWS: dict[str, tuple[Setting, str, str, int]] = {
+    'two_digits': (Setting('two_digits', 'two_digits'), 'seed settings',
+                   '99% train/test accuracy in 55 epochs (5k examples, 1 layer)', 99),
+    'three_digits': (Setting('three_digits', 'three_digits'), 'seed settings',
+                     '99% train/test accuracy in 100 epochs (50k examples, 1 layer)', 99),
+    'four_digits': (Setting('four_digits', 'four_digits'), 'seed settings',
+                    '99% train/test accuracy in 20 epochs (400k examples, 1 layer)', 99),
+    'five_digits': (Setting('five_digits', 'five_digits'), 'seed settings',
+                    '99% train/test accuracy in 30 epochs (550k examples, 1 layer)', 99),
+    # A CPU cannot run these two in a session: their first epochs, which a constant learning rate makes
+    # exactly the first epochs of the full run (rerun with a larger num_epochs on the same workdir to extend).
+    'fourteen_digits': (Setting('fourteen_digits', 'fourteen_digits', (('num_epochs', 1),)),
+                        'REDUCED: first epoch only',
+                        '99% train/test accuracy in 25 epochs (700k examples, 3 layers)', 1),
+    'twentyone_digits': (Setting('twentyone_digits', 'twentyone_digits', (('num_epochs', 1),)),
+                         'REDUCED: first epoch only',
+                         'the notebook: about 0.77 char accuracy after 20 epochs (800k examples, 5 layers)', 1),
+    'two_digits_fast': (Setting('two_digits_fast', 'two_digits_fast'), 'our recipe', '-', 99),
+    'three_digits_fast': (Setting('three_digits_fast', 'three_digits_fast'), 'our recipe', '-', 99),
+    'five_digits_fast': (Setting('five_digits_fast', 'five_digits_fast'), 'our recipe', '-', 99),
+}
+CLAIMED = 0.99
+
+
+def claim_held(row: dict[str, Any], kind: str, metric: str) -> str:
+  """Whether every finished seed ended at >= 0.99 on train and validation, for the table's 99% claims."""
+  if kind != 'seed settings' or not row['seeds']:
+    return '-'
+  held = row[f'val_{metric}_accuracy_min'] >= CLAIMED and row[f'train_{metric}_accuracy_min'] >= CLAIMED
+  return 'yes' if held else 'no'
+
+
+def mean_std(row: dict[str, Any], key: str) -> str:
+  if row[f'{key}_mean'] is None:
+    return '-'
+  return f'{row[f"{key}_mean"]:.4f} ± {row[f"{key}_std"]:.4f}'
+
+
+def epochs_to(row: dict[str, Any], metric: str) -> str:
+  reached, total = row[f'epochs_to_99_{metric}_reached'], len(row['seeds'])
+  if not total:
+    return '-'
+  if not reached:
+    return f'never (0/{total})'
+  return f'{row[f"epochs_to_99_{metric}"]:.1f} ({reached}/{total})'
+
+
+def markdown(rows: list[dict[str, Any]], device: str) -> str:
+  lines = [
+      f'Measured on {device}. Each row: the config file, every seed in its own run, metrics of the last '
+      'epoch; mean ± sample std over the finished seeds. char = per-character accuracy over every answer '
+      'position, padding included (what Keras reports); seq = the whole answer exactly right. "held" means '
+      'every seed ended at >= 0.99 on both the training and the validation split. Epochs to 0.99: mean over '
+      'the seeds that got there (how many of them did). Time and examples/s are per run, with '
+      'several runs sharing the 2 cores: compare them within this table only.', '',
+      '| row | kind | digits | layers | examples | epochs | batch | seeds | val char | val seq | train char | '
+      'train seq | epochs to 0.99 char | epochs to 0.99 seq | minutes/run | examples/s | claim | held char | '
+      'held seq |',
+      '|' + '---|' * 19]
+  for row in rows:
+    unfinished = ''.join(f', seed {p["seed"]} at epoch {p["epochs_done"]}' for p in row['seeds_unfinished'])
+    seeds = f'{len(row["seeds"])}{unfinished}'
+    minutes = '-' if row['wall_sec'] is None else f'{row["wall_sec"] / 60:.1f}'
+    speed = '-' if row['examples_per_sec'] is None else f'{row["examples_per_sec"]:,.0f}'
+    lines.append(
+        f'| {row["name"]} | {row["kind"]} | {row["digits"]} | {row["num_layers"]} | {row["training_size"]:,} | '
+        f'{row["num_epochs"]} | {row["batch_size"]} | {seeds} | {mean_std(row, "val_char_accuracy")} | '
+        f'{mean_std(row, "val_seq_accuracy")} | {runs.fmt(row["train_char_accuracy_mean"])} | '
+        f'{runs.fmt(row["train_seq_accuracy_mean"])} | {epochs_to(row, "char")} | {epochs_to(row, "seq")} | '
+        f'{minutes} | {speed} | {row["claim"]} | {row["claim_held_char"]} | {row["claim_held_seq"]} |')
+  return '\n'.join(lines) + '\n'
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS), metavar='ROW',
+                      help=f'Rows to run and write, in this order; any of: {", ".join(ROWS)}.')
+  parser.add_argument('--seeds', type=int, default=3, help='Seeds 0..N-1 per row (reduced rows run one).')
+  parser.add_argument('--parallel', type=int, default=2, help='Runs training at the same time.')
+  parser.add_argument('--root', default=str(runs.ROOT / 'runs' / 'table'))
+  parser.add_argument('--out', default=str(runs.ROOT / 'results' / 'table'),
+                      help='Writes OUT.json and OUT.md.')
+  parser.add_argument('--device', default=runs.machine(), help='What ran the rows, in words, for the table.')
+  parser.add_argument('--summarize_only', action='store_true', help='Write the table; train nothing.')
+  args = parser.parse_args()
+  if args.seeds < 1 or args.parallel < 1:
+    parser.error('--seeds and --parallel take a whole number >= 1')
+
+  seeds_of = {name: list(range(min(args.seeds, ROWS[name][3]))) for name in args.rows}
+  failed = []
+  if not args.summarize_only:
+    jobs = [(ROWS[name][0], seed) for name in args.rows for seed in seeds_of[name]]
+    failed = runs.run_all(args.root, jobs, args.parallel)
+
+  rows = []
+  for name in args.rows:
+    setting, kind, claim, _ = ROWS[name]
+    row = runs.summarize(setting, args.root, seeds_of[name])
+    row.update(kind=kind, claim=claim, device=args.device)
+    row.update(claim_held_char=claim_held(row, kind, 'char'), claim_held_seq=claim_held(row, kind, 'seq'))
+    rows.append(row)
+  runs.write_json(f'{args.out}.json', rows)
+  runs.write_text(f'{args.out}.md', markdown(rows, args.device))
+  print(markdown(rows, args.device))
+  if failed:
+    sys.exit(f'{len(failed)} run(s) failed: {", ".join(failed)}')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,208 @@
+"""Many training runs from one script: one workdir per (setting, seed), launched as `python -m addjax.main`
+subprocesses a few at a time, finished ones skipped, and their metrics.jsonl files summarised over seeds.
+
+Used by reproduce_table.py and sweep.py. A setting is a config file under configs/ plus command-line overrides;
+its runs live in <root>/<name>/seed<k>, each with the train.log of its subprocess beside the workdir's own
+config.json, metrics.jsonl and checkpoints/. Rerunning resumes an interrupted run from its last checkpoint
+(train_and_evaluate does that), so a killed sweep picks up where it stopped.
+"""
+
+import dataclasses
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import ml_collections
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = 0.99
+PID_FILE = 'running.pid'
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+  """A config file under configs/ with overrides, run under <root>/<name>."""
+  name: str
+  config: str
+  overrides: tuple[tuple[str, Any], ...] = ()
+
+  def load(self) -> ml_collections.ConfigDict:
+    spec = importlib.util.spec_from_file_location(self.config, ROOT / 'configs' / f'{self.config}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    for field, value in self.overrides:
+      if field not in config:
+        raise ValueError(f'{self.name}: {field!r} is not a config field')
+      config[field] = value
+    return config
+
+
+def workdir(root: str, name: str, seed: int) -> str:
+  return os.path.join(root, name, f'seed{seed}')
+
+
+def read_metrics(path: str) -> list[dict[str, Any]]:
+  metrics = os.path.join(path, 'metrics.jsonl')
+  if not os.path.exists(metrics):
+    return []
+  with open(metrics) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def is_finished(path: str, num_epochs: int) -> bool:
+  records = read_metrics(path)
+  return bool(records) and records[-1]['epoch'] >= num_epochs
+
+
+def is_running(path: str) -> bool:
+  """Whether a live process (this script's, or one started by hand with the pid written) trains `path`."""
+  pid_file = os.path.join(path, PID_FILE)
+  if not os.path.exists(pid_file):
+    return False
+  try:
+    os.kill(int(open(pid_file).read().strip()), 0)
+  except (ValueError, ProcessLookupError):
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+def train_command(setting: Setting, seed: int, path: str) -> list[str]:
+  overrides = [f'--config.{field}={value}' for field, value in setting.overrides]
+  return [sys.executable, '-m', 'addjax.main', f'--config={ROOT / "configs" / setting.config}.py',
+          f'--workdir={path}', f'--config.seed={seed}', *overrides]
+
+
+def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[str]:
+  """Trains every (setting, seed) not finished yet, in order, `parallel` processes at a time.
+
+  Returns the workdirs whose process failed.
+  """
+  pending = []
+  for setting, seed in jobs:
+    path = workdir(root, setting.name, seed)
+    if is_finished(path, setting.load().num_epochs):
+      print(f'{path}: finished, skipped', flush=True)
+    elif is_running(path):
+      print(f'{path}: another process is training it, skipped', flush=True)
+    else:
+      pending.append((setting, seed, path))
+
+  running: dict[str, tuple[subprocess.Popen, float]] = {}
+  failed = []
+  while pending or running:
+    while pending and len(running) < parallel:
+      setting, seed, path = pending.pop(0)
+      os.makedirs(path, exist_ok=True)
+      with open(os.path.join(path, 'train.log'), 'a') as log:
+        process = subprocess.Popen(train_command(setting, seed, path), cwd=ROOT, stdout=log,
+                                   stderr=subprocess.STDOUT)
+      with open(os.path.join(path, PID_FILE), 'w') as f:
+        f.write(str(process.pid))
+      running[path] = (process, time.time())
+      print(f'{path}: started', flush=True)
+    time.sleep(0.5)
+    for path, (process, start) in list(running.items()):
+      if process.poll() is None:
+        continue
+      del running[path]
+      os.remove(os.path.join(path, PID_FILE))
+      if process.returncode:
+        failed.append(path)
+        print(f'{path}: FAILED (exit {process.returncode}), see {path}/train.log', flush=True)
+      else:
+        print(f'{path}: done in {time.time() - start:.0f} s', flush=True)
+  return failed
+
+
+def first_epoch_at(records: list[dict[str, Any]], key: str, target: float = TARGET) -> int | None:
+  return next((r['epoch'] for r in records if r[key] >= target), None)
+
+
+def _mean(values: list[float]) -> float | None:
+  return statistics.fmean(values) if values else None
+
+
+def _std(values: list[float]) -> float | None:
+  """Sample standard deviation over seeds (0 for a single seed)."""
+  return statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
+
+
+def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
+  """The setting's config fields and, over its finished seeds, the final and first-to-0.99 metrics."""
+  config = setting.load()
+  finished, partial = [], []
+  for seed in seeds:
+    path = workdir(root, setting.name, seed)
+    records = read_metrics(path)
+    if records and records[-1]['epoch'] >= config.num_epochs:
+      finished.append((seed, path, records[:config.num_epochs]))
+    elif records:
+      partial.append({'seed': seed, 'epochs_done': records[-1]['epoch']})
+  last = [records[-1] for _, _, records in finished]
+  row: dict[str, Any] = {
+      'name': setting.name, 'config': f'configs/{setting.config}.py',
+      'overrides': {field: value for field, value in setting.overrides},
+      'digits': config.digits, 'num_layers': config.num_layers, 'hidden_size': config.hidden_size,
+      'training_size': config.training_size, 'num_epochs': config.num_epochs, 'batch_size': config.batch_size,
+      'learning_rate': config.learning_rate, 'lr_schedule': config.lr_schedule, 'reverse': config.reverse,
+      'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
+      'workdirs': [os.path.relpath(path, ROOT) for _, path, _ in finished],
+  }
+  for split in ('val', 'train'):
+    for metric in ('char', 'seq'):
+      values = [r[f'{split}_{metric}_accuracy'] for r in last]
+      row[f'{split}_{metric}_accuracy_mean'] = _mean(values)
+      row[f'{split}_{metric}_accuracy_std'] = _std(values)
+      row[f'{split}_{metric}_accuracy_min'] = min(values) if values else None
+  for metric in ('char', 'seq'):
+    epochs = [first_epoch_at(records, f'val_{metric}_accuracy') for _, _, records in finished]
+    reached = [e for e in epochs if e is not None]
+    row[f'epochs_to_99_{metric}'] = _mean(reached)
+    row[f'epochs_to_99_{metric}_per_seed'] = epochs
+    row[f'epochs_to_99_{metric}_reached'] = len(reached)
+  row['wall_sec'] = _mean([r['elapsed_sec'] for r in last])
+  # The median epoch, not the mean: the first epoch includes compilation and a shared machine has spikes.
+  row['examples_per_sec'] = _mean([statistics.median(r['examples_per_sec'] for r in records)
+                                   for _, _, records in finished])
+  return row
+
+
+def machine() -> str:
+  """The host in words: architecture, cores and CPU model (from /proc/cpuinfo where there is one)."""
+  model = platform.processor() or 'cpu'
+  if os.path.exists('/proc/cpuinfo'):
+    with open('/proc/cpuinfo') as f:
+      names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+    model = names[0] if names else model
+  return f'{model}, {os.cpu_count()} cores ({platform.machine()})'
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+  return '-' if value is None or (isinstance(value, float) and math.isnan(value)) else f'{value:.{digits}f}'
+
+
+def write_json(path: str, payload: Any) -> None:
+  """Writes atomically: a reader (or a kill) never sees half a file."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(f'{path}.tmp', 'w') as f:
+    json.dump(payload, f, indent=2)
+    f.write('\n')
+  os.replace(f'{path}.tmp', path)
+
+
+def write_text(path: str, text: str) -> None:
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(f'{path}.tmp', 'w') as f:
+    f.write(text)
+  os.replace(f'{path}.tmp', path)
