@@ -1,0 +1,313 @@
+"""Figures from the experiments' JSON: learning curves of the table's runs, and a heatmap of a sweep.
+
+python experiments/plot.py curves [--table results/table.json] [--rows NAME ...] [--out results/curves.png]
+python experiments/plot.py heatmap --sweep results/sweep_x.json [--metric val_seq_accuracy_mean] [--out F.png]
+
+curves: one panel per row of the table (reproduce_table.py's JSON) that has a workdir on disk, validation char
+and seq accuracy per epoch from each workdir's metrics.jsonl: a thin line per seed, their mean in bold.
+Relative workdirs are resolved against --base (default: the repo root); absolute ones are used as given.
+Workdirs not on disk (runs/ is not committed) are skipped with a note.
+heatmap: one metric of a sweep (sweep.py's JSON) over its grid, the first grid field as rows and the second as
+columns; the default --out is the sweep's path with _<metric>.png for .json.
+
+Reads JSON only: no JAX. Needs matplotlib (pip install -e '.[plots]'). A bad input ends in one line on stderr
+and exit status 2, with nothing written; a PNG is written whole or not at all.
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import statistics
+import sys
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# runs.TARGET, not imported: runs.py needs the project's dependencies (JAX included) and this script does not.
+TARGET = 0.99
+CURVES = {'val_char_accuracy': ('val char', 'tab:blue'), 'val_seq_accuracy': ('val seq', 'tab:orange')}
+COLUMNS = 3
+PANEL_SIZE = (5.0, 3.6)  # inches per subplot
+DPI = 120
+TABLE_KEYS = ('name', 'kind', 'digits', 'num_layers', 'seeds', 'workdirs')
+
+
+class BadInput(Exception):
+  """A mistake the user can fix; main() prints it as one line and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+  """argparse that reports a bad command line in one line (exit 2) rather than usage plus error."""
+
+  def error(self, message: str) -> None:
+    self.exit(2, f'{self.prog}: {message}\n')
+
+
+def load_json(path: str) -> Any:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except OSError as e:
+    raise BadInput(f'cannot read {path}: {e.strerror}') from None
+  except ValueError as e:
+    raise BadInput(f'{path} is not JSON: {e}') from None
+
+
+def check_table(table: Any, path: str) -> list[dict[str, Any]]:
+  expected = (f'{path}: expected a list of row objects with {", ".join(TABLE_KEYS)} '
+              '(what experiments/reproduce_table.py writes)')
+  if not isinstance(table, list):
+    raise BadInput(expected)
+  for row in table:
+    if (not isinstance(row, dict) or any(key not in row for key in TABLE_KEYS)
+        or not isinstance(row['workdirs'], list) or not all(isinstance(w, str) for w in row['workdirs'])
+        or not isinstance(row['seeds'], list) or len(row['seeds']) != len(row['workdirs'])):
+      raise BadInput(expected)
+  return table
+
+
+def check_sweep(sweep: Any, path: str) -> dict[str, Any]:
+  expected = (f'{path}: expected an object with name, grid ({{field: [values]}}) and rows (objects with a '
+              'point) (what experiments/sweep.py writes)')
+  if (not isinstance(sweep, dict) or not isinstance(sweep.get('name'), str)
+      or not isinstance(sweep.get('grid'), dict) or not sweep['grid']
+      or not all(isinstance(values, list) and values for values in sweep['grid'].values())
+      or not isinstance(sweep.get('rows'), list) or not sweep['rows']
+      or not all(isinstance(r, dict) and isinstance(r.get('point'), dict)
+                 and all(field in r['point'] for field in sweep['grid']) for r in sweep['rows'])):
+    raise BadInput(expected)
+  if len(sweep['grid']) > 2:
+    raise BadInput(f'{path}: a heatmap needs one or two grid fields; this sweep has {len(sweep["grid"])} '
+                   f'({", ".join(sweep["grid"])})')
+  return sweep
+
+
+def read_records(workdir: str) -> list[dict[str, Any]]:
+  """The complete lines of metrics.jsonl; a line being written by a live run, or cut short, is skipped."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  records = []
+  with open(path) as f:
+    for line in f:
+      try:
+        records.append(json.loads(line))
+      except ValueError:
+        continue
+  return records
+
+
+def seed_curves(records: list[dict[str, Any]], key: str) -> list[dict[int, float]]:
+  """{epoch: value} per seed. A run with num_seeds > 1 holds a list per metric, one number per seed."""
+  curves: dict[int, dict[int, float]] = {}
+  for record in records:
+    values = record[key] if isinstance(record[key], list) else [record[key]]
+    for i, value in enumerate(values):
+      curves.setdefault(i, {})[record['epoch']] = value
+  return list(curves.values())
+
+
+def mean_curve(curves: list[dict[int, float]]) -> tuple[list[int], list[float]]:
+  """The mean over seeds at the epochs every seed has: a seed still running must not bend the mean."""
+  if not curves:
+    return [], []
+  epochs = sorted(set.intersection(*(set(curve) for curve in curves)))
+  return epochs, [statistics.fmean(curve[epoch] for curve in curves) for epoch in epochs]
+
+
+def table_panels(table: list[dict[str, Any]], base: str) -> list[tuple[dict[str, Any], dict[str, list]]]:
+  """(row, {metric: seed curves}) for each row with a workdir on disk; a note for each workdir that is not."""
+  panels = []
+  for row in table:
+    curves: dict[str, list[dict[int, float]]] = {key: [] for key in CURVES}
+    for seed, workdir in zip(row['seeds'], row['workdirs']):
+      records = read_records(os.path.join(base, workdir))  # join keeps an absolute workdir as it is
+      if not records:
+        print(f'{row["name"]}: seed {seed}: no metrics.jsonl in {workdir}, skipped')
+        continue
+      try:
+        found = {key: seed_curves(records, key) for key in CURVES}
+      except (KeyError, TypeError):
+        print(f'{row["name"]}: seed {seed}: {workdir}/metrics.jsonl lacks epoch or {" or ".join(CURVES)}, '
+              'skipped')
+        continue
+      for key in CURVES:
+        curves[key] += found[key]
+    if not curves['val_seq_accuracy']:
+      why = 'no workdir on disk' if row['workdirs'] else 'no finished seed in the table'
+      print(f'{row["name"]}: {why}, row skipped')
+      continue
+    panels.append((row, curves))
+  return panels
+
+
+def numeric_keys(rows: list[dict[str, Any]]) -> list[str]:
+  """The keys whose value is a number or null in every row: what a heatmap can show."""
+  def numeric(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+  return [key for key in rows[0] if all(key in row and numeric(row[key]) for row in rows)]
+
+
+def heatmap_matrix(sweep: dict[str, Any], metric: str) -> tuple[list[Any], list[Any], list[list[float]]]:
+  """(row values, column values, matrix[row][column]) in the grid's order; NaN where no point or no value.
+
+  With one grid field the rows are [None] and the matrix a single row.
+  """
+  fields = list(sweep['grid'])
+  rows = sweep['grid'][fields[0]] if len(fields) == 2 else [None]
+  columns = sweep['grid'][fields[-1]]
+  matrix = [[math.nan] * len(columns) for _ in rows]
+  for row in sweep['rows']:
+    point = row['point']
+    a = point[fields[0]] if len(fields) == 2 else None
+    b = point[fields[-1]]
+    if a in rows and b in columns and row.get(metric) is not None:
+      matrix[rows.index(a)][columns.index(b)] = float(row[metric])
+  return rows, columns, matrix
+
+
+def pyplot() -> Any:
+  try:
+    import matplotlib
+  except ImportError:
+    raise BadInput("matplotlib is not installed: pip install -e '.[plots]'") from None
+  matplotlib.use('Agg')  # files only: no display, and no GUI toolkit to find
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def save(fig: Any, out: str) -> None:
+  """Through a temporary file in the same folder and a rename: a kill never leaves half a PNG."""
+  tmp = f'{out}.tmp'
+  try:
+    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
+    fig.savefig(tmp, format='png', dpi=DPI)
+    os.replace(tmp, out)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise BadInput(f'cannot write {out}: {e.strerror}') from None
+  print(f'wrote {out}')
+
+
+def plot_curves(panels: list[tuple[dict[str, Any], dict[str, list]]], out: str) -> None:
+  plt = pyplot()
+  columns = min(COLUMNS, len(panels))
+  rows = math.ceil(len(panels) / columns)
+  fig, axes = plt.subplots(rows, columns, figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows),
+                           squeeze=False, layout='constrained')
+  for ax, (row, curves) in zip(axes.flat, panels):
+    for key, (label, colour) in CURVES.items():
+      for curve in curves[key]:
+        epochs = sorted(curve)
+        ax.plot(epochs, [curve[e] for e in epochs], color=colour, linewidth=0.8, alpha=0.35)
+      epochs, means = mean_curve(curves[key])
+      # A reduced row has one epoch: a marker, or its line would be invisible.
+      ax.plot(epochs, means, color=colour, linewidth=2.2, marker='o' if len(epochs) == 1 else None,
+              label=f'{label} (mean over seeds)')
+    ax.axhline(TARGET, color='grey', linestyle=':', linewidth=1, label=f'{TARGET}')
+    layers = f'{row["num_layers"]} layer{"s" if row["num_layers"] != 1 else ""}'
+    seeds = len(curves['val_seq_accuracy'])
+    ax.set_title(f'{row["name"]}: {row["digits"]} digits, {layers}\n{row["kind"]}, '
+                 f'{seeds} seed{"s" if seeds != 1 else ""}', fontsize=10)
+    last = max(max(curve) for curve in curves['val_seq_accuracy'])
+    ax.set_xlim(0, last + 1 if last < 5 else last)  # room around a reduced row's lone epoch
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation accuracy')
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+  for ax in list(axes.flat)[len(panels):]:
+    ax.set_visible(False)
+  axes.flat[0].plot([], [], color='grey', linewidth=0.8, alpha=0.5, label='one seed')
+  axes.flat[0].legend(loc='lower right', fontsize=8)
+  save(fig, out)
+  plt.close(fig)
+
+
+def cell_text(value: float) -> str:
+  if math.isnan(value):
+    return '-'
+  return f'{value:.3f}' if abs(value) < 10 else f'{value:.1f}' if abs(value) < 1000 else f'{value:.0f}'
+
+
+def plot_heatmap(sweep: dict[str, Any], metric: str, out: str) -> None:
+  import numpy as np  # comes with matplotlib
+  plt = pyplot()
+  fields = list(sweep['grid'])
+  rows, columns, matrix = heatmap_matrix(sweep, metric)
+  values = np.ma.masked_invalid(np.array(matrix))
+  fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(columns) + 2.8), max(3.0, 0.8 * len(rows) + 2.2)),
+                         layout='constrained')
+  cmap = plt.get_cmap('viridis').with_extremes(bad='lightgrey')
+  # Accuracies on a fixed 0..1 scale, so two sweeps' heatmaps read alike; anything else on its own range.
+  limits = {'vmin': 0.0, 'vmax': 1.0} if 'accuracy' in metric else {}
+  image = ax.imshow(values, cmap=cmap, aspect='auto', **limits)
+  for i in range(len(rows)):
+    for j in range(len(columns)):
+      shade = image.norm(matrix[i][j]) if not math.isnan(matrix[i][j]) else 1.0
+      ax.text(j, i, cell_text(matrix[i][j]), ha='center', va='center', fontsize=9,
+              color='white' if shade < 0.5 else 'black')  # viridis is dark at the low end
+  ax.set_xticks(range(len(columns)), [str(c) for c in columns])
+  ax.set_xlabel(fields[-1])
+  if len(fields) == 2:
+    ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+    ax.set_ylabel(fields[0])
+  else:
+    ax.set_yticks([])
+  fig.colorbar(image, ax=ax, label=metric)
+  fixed = ', '.join(f'{k}={v}' for k, v in sweep.get('fixed', {}).items()) or 'none'
+  if len(fixed) > 70:
+    fixed = fixed[:67] + '...'
+  ax.set_title(f'sweep {sweep["name"]}: {metric}\nfixed: {fixed}', fontsize=10)
+  save(fig, out)
+  plt.close(fig)
+
+
+def curves_command(args: argparse.Namespace) -> None:
+  table = check_table(load_json(args.table), args.table)
+  if args.rows:
+    names = [row['name'] for row in table]
+    unknown = [name for name in args.rows if name not in names]
+    if unknown:
+      raise BadInput(f'--rows {" ".join(unknown)}: not in {args.table}; its rows: {", ".join(names)}')
+    table = [row for row in table if row['name'] in args.rows]
+  panels = table_panels(table, args.base)
+  if not panels:
+    raise BadInput(f'no row of {args.table} has a workdir on disk under {args.base} (train them with '
+                   'experiments/reproduce_table.py, or point --base at the runs)')
+  plot_curves(panels, args.out)
+
+
+def heatmap_command(args: argparse.Namespace) -> None:
+  sweep = check_sweep(load_json(args.sweep), args.sweep)
+  accepted = numeric_keys(sweep['rows'])
+  if args.metric not in accepted:
+    raise BadInput(f'--metric {args.metric}: not a numeric key of every row of {args.sweep}; '
+                   f'accepted: {", ".join(accepted) or "none"}')
+  plot_heatmap(sweep, args.metric, args.out or f'{os.path.splitext(args.sweep)[0]}_{args.metric}.png')
+
+
+def main() -> None:
+  parser = Parser(description=__doc__.splitlines()[0])
+  commands = parser.add_subparsers(dest='command', required=True)
+  curves = commands.add_parser('curves', help='Validation accuracy per epoch of the table rows on disk.')
+  curves.add_argument('--table', default=str(ROOT / 'results' / 'table.json'))
+  curves.add_argument('--rows', nargs='+', metavar='NAME', help='Only these rows (by name), in table order.')
+  curves.add_argument('--base', default=str(ROOT), help='Relative workdirs are resolved against this folder.')
+  curves.add_argument('--out', default=str(ROOT / 'results' / 'curves.png'))
+  heatmap = commands.add_parser('heatmap', help='One metric of a sweep over its one or two grid fields.')
+  heatmap.add_argument('--sweep', required=True, help='A results/sweep_<name>.json.')
+  heatmap.add_argument('--metric', default='val_seq_accuracy_mean', help='A numeric key of the sweep rows.')
+  heatmap.add_argument('--out', help='Default: the sweep path with _<metric>.png for .json.')
+  args = parser.parse_args()
+  try:
+    {'curves': curves_command, 'heatmap': heatmap_command}[args.command](args)
+  except BadInput as e:
+    print(f'{parser.prog}: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  main()

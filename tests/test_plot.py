@@ -1,0 +1,224 @@
+"""experiments/plot.py on synthetic metrics.jsonl, table and sweep files: its helpers, and its command line
+as a user runs it (a subprocess). No training, no JAX."""
+
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / 'experiments' / 'plot.py'
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def load_plot():
+  spec = importlib.util.spec_from_file_location('plot', SCRIPT)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+plot = load_plot()
+
+
+def run(*args, env=None):
+  return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True,
+                        timeout=60, env=env)
+
+
+def write_metrics(workdir: pathlib.Path, seq: list[float]) -> None:
+  """One line per epoch; char accuracy is seq accuracy's square root, so the two curves differ."""
+  workdir.mkdir(parents=True)
+  with open(workdir / 'metrics.jsonl', 'w') as f:
+    for epoch, value in enumerate(seq, start=1):
+      record = {'epoch': epoch, 'train_loss': 1 - value, 'train_char_accuracy': value ** 0.5,
+                'train_seq_accuracy': value, 'val_loss': 1 - value, 'val_char_accuracy': value ** 0.5,
+                'val_seq_accuracy': value, 'examples_per_sec': 1000.0, 'epoch_sec': 1.0,
+                'elapsed_sec': float(epoch)}
+      f.write(json.dumps(record) + '\n')
+
+
+def table_row(name: str, seeds: list[int], kind: str = 'seed settings') -> dict:
+  return {'name': name, 'kind': kind, 'digits': 2, 'num_layers': 1, 'num_epochs': 4, 'training_size': 5000,
+          'batch_size': 32, 'seeds': seeds, 'workdirs': [f'runs/table/{name}/seed{s}' for s in seeds]}
+
+
+@pytest.fixture
+def table(tmp_path) -> pathlib.Path:
+  """Two rows on disk (3 seeds of 4 epochs, 2 seeds of 3 and 2 epochs) and one whose runs are not."""
+  for seed, seq in enumerate([[0.1, 0.5, 0.9, 0.99], [0.2, 0.6, 0.95, 1.0], [0.0, 0.4, 0.85, 0.98]]):
+    write_metrics(tmp_path / 'runs' / 'table' / 'two_digits' / f'seed{seed}', seq)
+  for seed, seq in enumerate([[0.3, 0.7, 0.9], [0.5, 0.9]]):
+    write_metrics(tmp_path / 'runs' / 'table' / 'two_digits_fast' / f'seed{seed}', seq)
+  rows = [table_row('two_digits', [0, 1, 2]), table_row('five_digits', [0, 1]),
+          table_row('two_digits_fast', [0, 1], kind='our recipe')]
+  path = tmp_path / 'results' / 'table.json'
+  path.parent.mkdir()
+  path.write_text(json.dumps(rows))
+  return path
+
+
+def sweep_file(tmp_path, grid: dict, rows: list[dict]) -> pathlib.Path:
+  path = tmp_path / 'sweep_test.json'
+  path.write_text(json.dumps({'name': 'test', 'config': 'three_digits_fast', 'grid': grid,
+                              'fixed': {'training_size': 3000, 'num_epochs': 2}, 'seeds': [0],
+                              'device': 'a test', 'rows': rows}))
+  return path
+
+
+def sweep_row(point: dict, seq: float | None) -> dict:
+  return {'name': '__'.join(f'{k}-{v}' for k, v in point.items()), 'val_seq_accuracy_mean': seq,
+          'val_char_accuracy_mean': None if seq is None else seq ** 0.5, 'wall_sec': 12.5, 'seeds': [0],
+          'point': point}
+
+
+@pytest.fixture
+def sweep(tmp_path) -> pathlib.Path:
+  """num_layers (rows) x digits (columns), listed out of grid order, one point missing and one null."""
+  values = {(1, 2): 0.9, (1, 3): 0.5, (1, 4): 0.1, (2, 2): 0.95, (2, 3): None, (3, 2): 0.99, (3, 4): 0.3}
+  rows = [sweep_row({'num_layers': a, 'digits': b}, seq) for (a, b), seq in reversed(values.items())]
+  return sweep_file(tmp_path, {'num_layers': [1, 2, 3], 'digits': [2, 3, 4]}, rows)
+
+
+def assert_png(path: pathlib.Path, size: tuple[float, float] | None = None) -> None:
+  import matplotlib.image
+  assert path.read_bytes()[:8] == PNG_MAGIC
+  pixels = matplotlib.image.imread(path)
+  if size is None:
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 300
+  else:
+    assert pixels.shape[:2] == (round(size[1] * plot.DPI), round(size[0] * plot.DPI))
+  assert pixels.std() > 0.01  # something drawn, not a blank canvas
+  assert not list(path.parent.glob('*.tmp'))
+
+
+def assert_bad_input(result: subprocess.CompletedProcess, out: pathlib.Path, *words: str) -> None:
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.splitlines()
+  assert len(lines) == 1, result.stderr
+  assert 'Traceback' not in result.stderr
+  for word in words:
+    assert word in lines[0]
+  assert not out.exists()
+
+
+def test_mean_curve_is_over_the_epochs_every_seed_has():
+  curves = [{1: 0.1, 2: 0.5, 3: 0.9}, {1: 0.3, 2: 0.7}, {1: 0.2, 2: 0.3, 3: 1.0, 4: 1.0}]
+  epochs, means = plot.mean_curve(curves)
+  assert epochs == [1, 2]
+  assert means == pytest.approx([0.2, 0.5])
+  assert plot.mean_curve([]) == ([], [])
+
+
+def test_seed_curves_reads_one_curve_per_seed_also_from_a_multi_seed_run():
+  records = [{'epoch': 1, 'val_seq_accuracy': 0.2}, {'epoch': 2, 'val_seq_accuracy': 0.4}]
+  assert plot.seed_curves(records, 'val_seq_accuracy') == [{1: 0.2, 2: 0.4}]
+  vmapped = [{'epoch': 1, 'val_seq_accuracy': [0.1, 0.3]}, {'epoch': 2, 'val_seq_accuracy': [0.5, 0.7]}]
+  assert plot.seed_curves(vmapped, 'val_seq_accuracy') == [{1: 0.1, 2: 0.5}, {1: 0.3, 2: 0.7}]
+
+
+def test_read_records_skips_a_line_cut_short(tmp_path):
+  write_metrics(tmp_path / 'run', [0.1, 0.2])
+  with open(tmp_path / 'run' / 'metrics.jsonl', 'a') as f:
+    f.write('{"epoch": 3, "val_seq')
+  assert [r['epoch'] for r in plot.read_records(str(tmp_path / 'run'))] == [1, 2]
+
+
+def test_heatmap_matrix_follows_the_grid_order(sweep):
+  rows, columns, matrix = plot.heatmap_matrix(json.loads(sweep.read_text()), 'val_seq_accuracy_mean')
+  assert (rows, columns) == ([1, 2, 3], [2, 3, 4])
+  expected = [[0.9, 0.5, 0.1], [0.95, math.nan, math.nan], [0.99, math.nan, 0.3]]
+  for got, want in zip(matrix, expected):
+    assert got == pytest.approx(want, nan_ok=True)
+
+
+def test_heatmap_matrix_with_one_grid_field_is_one_row(tmp_path):
+  rows = [sweep_row({'digits': 3}, 0.5), sweep_row({'digits': 2}, 0.9)]
+  sweep = json.loads(sweep_file(tmp_path, {'digits': [2, 3, 4]}, rows).read_text())
+  rows, columns, matrix = plot.heatmap_matrix(sweep, 'val_seq_accuracy_mean')
+  assert (rows, columns) == ([None], [2, 3, 4])
+  assert len(matrix) == 1 and matrix[0] == pytest.approx([0.9, 0.5, math.nan], nan_ok=True)
+
+
+def test_curves_draws_the_rows_on_disk_and_reports_the_others(table, tmp_path):
+  out = tmp_path / 'figures' / 'curves.png'
+  result = run('curves', '--table', str(table), '--base', str(tmp_path), '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  assert 'five_digits: seed 0: no metrics.jsonl' in result.stdout
+  assert 'five_digits: no workdir on disk, row skipped' in result.stdout
+  assert f'wrote {out}' in result.stdout
+  assert_png(out, (plot.PANEL_SIZE[0] * 2, plot.PANEL_SIZE[1]))  # two panels side by side
+
+
+def test_curves_picks_rows_by_name_and_takes_absolute_workdirs(table, tmp_path):
+  rows = json.loads(table.read_text())
+  rows[0]['workdirs'] = [str(tmp_path / w) for w in rows[0]['workdirs']]
+  table.write_text(json.dumps(rows))
+  out = tmp_path / 'one.png'
+  result = run('curves', '--table', str(table), '--rows', 'two_digits', '--base', '/nonexistent',
+               '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  assert_png(out, plot.PANEL_SIZE)
+
+
+def test_heatmap_writes_a_png_beside_the_sweep_by_default(sweep):
+  result = run('heatmap', '--sweep', str(sweep))
+  assert result.returncode == 0, result.stderr
+  assert_png(sweep.parent / 'sweep_test_val_seq_accuracy_mean.png')
+
+
+def test_heatmap_of_one_grid_field_and_another_metric(tmp_path):
+  rows = [sweep_row({'digits': 2}, 0.9), sweep_row({'digits': 3}, None)]
+  sweep = sweep_file(tmp_path, {'digits': [2, 3]}, rows)
+  out = tmp_path / 'wall.png'
+  result = run('heatmap', '--sweep', str(sweep), '--metric', 'wall_sec', '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  assert_png(out)
+
+
+def test_bad_table_inputs(table, tmp_path):
+  out = tmp_path / 'out.png'
+
+  def curves(*args):
+    return run('curves', *args, '--out', str(out))
+
+  assert_bad_input(curves('--table', str(tmp_path / 'nope.json')), out, 'nope.json')
+  (tmp_path / 'broken.json').write_text('[{"name": ')
+  assert_bad_input(curves('--table', str(tmp_path / 'broken.json')), out, 'not JSON')
+  (tmp_path / 'dict.json').write_text('{"name": "x"}')
+  assert_bad_input(curves('--table', str(tmp_path / 'dict.json')), out, 'expected a list of row objects')
+  assert_bad_input(curves('--table', str(table), '--base', str(tmp_path), '--rows', 'six_digits'), out,
+                   'six_digits', 'two_digits_fast')
+  # The table as it is in the repo today: no runs/ on disk.
+  assert_bad_input(curves('--table', str(table), '--base', str(tmp_path / 'empty')), out, 'no row')
+
+
+def test_bad_sweep_inputs(sweep, table, tmp_path):
+  out = tmp_path / 'out.png'
+
+  def heatmap(*args):
+    return run('heatmap', *args, '--out', str(out))
+
+  assert_bad_input(heatmap('--sweep', str(tmp_path / 'nope.json')), out, 'nope.json')
+  assert_bad_input(heatmap('--sweep', str(table)), out, 'expected an object')
+  assert_bad_input(heatmap('--sweep', str(sweep), '--metric', 'val_seq_acc'), out,
+                   'val_seq_acc', 'val_char_accuracy_mean', 'wall_sec')
+  three = sweep_file(tmp_path, {'a': [1], 'b': [2], 'c': [3]}, [sweep_row({'a': 1, 'b': 2, 'c': 3}, 0.5)])
+  assert_bad_input(heatmap('--sweep', str(three)), out, 'one or two grid fields')
+  assert_bad_input(heatmap(), out, '--sweep')  # argparse's own error, in one line too
+
+
+def test_without_matplotlib_says_how_to_install_it(sweep, tmp_path):
+  # A package named matplotlib ahead of the real one on the path, which fails to import as a missing one does.
+  fake = tmp_path / 'fake' / 'matplotlib'
+  fake.mkdir(parents=True)
+  (fake / '__init__.py').write_text("raise ImportError('no matplotlib here')\n")
+  out = tmp_path / 'out.png'
+  env = {**os.environ, 'PYTHONPATH': str(fake.parent)}
+  result = run('heatmap', '--sweep', str(sweep), '--out', str(out), env=env)
+  assert_bad_input(result, out, "pip install -e '.[plots]'")
