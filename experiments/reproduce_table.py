@@ -10,7 +10,6 @@ Writes results/table.json (one object per row) and results/table.md (the claim b
 Rows whose seeds are not all finished are written with the seeds that are, and say so.
 """
 
-import argparse
 import os
 import sys
 from typing import Any
@@ -95,7 +94,7 @@ def markdown(rows: list[dict[str, Any]], device: str) -> str:
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = runs.Parser(description=__doc__.splitlines()[0])
   parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS), metavar='ROW',
                       help=f'Rows to run and write, in this order; any of: {", ".join(ROWS)}.')
   parser.add_argument('--seeds', type=int, default=3, help='Seeds 0..N-1 per row (reduced rows run one).')

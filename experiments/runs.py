@@ -7,6 +7,7 @@ config.json, metrics.jsonl and checkpoints/. Rerunning resumes an interrupted ru
 (train_and_evaluate does that), so a killed sweep picks up where it stopped.
 """
 
+import argparse
 import dataclasses
 import importlib.util
 import json
@@ -23,6 +24,9 @@ from typing import Any
 import ml_collections
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from addjax import config as config_lib  # noqa: E402  (the repo root, for a checkout that is not installed)
+
 TARGET = 0.99
 PID_FILE = 'running.pid'
 
@@ -35,15 +39,30 @@ class Setting:
   overrides: tuple[tuple[str, Any], ...] = ()
 
   def load(self) -> ml_collections.ConfigDict:
-    spec = importlib.util.spec_from_file_location(self.config, ROOT / 'configs' / f'{self.config}.py')
+    """The config file's get_config() with the overrides; ConfigError if they make it invalid."""
+    path = ROOT / 'configs' / f'{self.config}.py'
+    if not path.exists():
+      raise config_lib.ConfigError(f'there is no config file {path.relative_to(ROOT)}')
+    spec = importlib.util.spec_from_file_location(self.config, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
     for field, value in self.overrides:
       if field not in config:
-        raise ValueError(f'{self.name}: {field!r} is not a config field')
-      config[field] = value
+        raise config_lib.ConfigError(f'{field!r} is not a config field; the fields: {", ".join(config)}')
+      try:
+        config[field] = value
+      except (TypeError, ValueError) as e:  # ConfigDict keeps each field's type
+        raise config_lib.ConfigError(f'{field}={value!r}: {e}') from None
+    config_lib.validate(config)
     return config
+
+
+class Parser(argparse.ArgumentParser):
+  """argparse that reports a bad command line in one line (exit 2) rather than usage plus error."""
+
+  def error(self, message: str) -> None:
+    self.exit(2, f'{self.prog}: {message}\n')
 
 
 def workdir(root: str, name: str, seed: int) -> str:

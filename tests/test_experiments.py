@@ -1,0 +1,151 @@
+"""experiments/runs.py, sweep.py and reproduce_table.py: real training subprocesses on a tiny grid, and the
+summaries and tables on metrics whose numbers are known."""
+
+import importlib.util
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EXPERIMENTS = ROOT / 'experiments'
+TINY = ('--set', 'training_size=600', '--set', 'num_epochs=2', '--set', 'eval_batch_size=256',
+        '--set', 'num_samples_to_print=0', '--set', 'hidden_size=16')
+
+
+def load_script(name: str):
+  sys.path.insert(0, str(EXPERIMENTS))
+  spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f'{name}.py')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+runs = load_script('runs')
+
+
+def script(name: str, *args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, str(EXPERIMENTS / f'{name}.py'), *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=600)
+
+
+def write_metrics(path: pathlib.Path, val_seq: list[float], val_char: list[float] | None = None) -> None:
+  """A metrics.jsonl whose epoch e has val_seq[e-1]; the other accuracies derived from it."""
+  path.mkdir(parents=True, exist_ok=True)
+  with open(path / 'metrics.jsonl', 'w') as f:
+    for epoch, seq in enumerate(val_seq, 1):
+      char = val_char[epoch - 1] if val_char else min(1.0, seq + 0.05)
+      f.write(json.dumps({'epoch': epoch, 'train_loss': 1.0, 'train_char_accuracy': char,
+                          'train_seq_accuracy': seq, 'val_loss': 1.0, 'val_char_accuracy': char,
+                          'val_seq_accuracy': seq, 'examples_per_sec': 1000.0 * epoch, 'epoch_sec': 1.0,
+                          'elapsed_sec': 10.0 * epoch}) + '\n')
+
+
+@pytest.fixture(scope='module')
+def sweep(tmp_path_factory):
+  """A 2-point sweep trained for real: two subprocesses at once, one seed each."""
+  tmp = tmp_path_factory.mktemp('sweep')
+  args = ('--name', 'tiny', '--config', 'two_digits', '--grid', 'num_layers=1,2', '--grid', 'digits=2', *TINY,
+          '--root', str(tmp / 'runs'), '--results', str(tmp / 'results'), '--parallel', '2')
+  result = script('sweep', *args)
+  assert result.returncode == 0, result.stderr
+  return tmp, args, result
+
+
+def test_sweep_trains_every_point_and_summarises_its_metrics(sweep):
+  tmp, _, result = sweep
+  out = json.loads((tmp / 'results' / 'sweep_tiny.json').read_text())
+  assert out['grid'] == {'num_layers': [1, 2], 'digits': [2]}
+  assert [r['point'] for r in out['rows']] == [{'num_layers': 1, 'digits': 2}, {'num_layers': 2, 'digits': 2}]
+  for row in out['rows']:
+    workdir = tmp / 'runs' / 'tiny' / f'num_layers-{row["point"]["num_layers"]}__digits-2' / 'seed0'
+    config = json.loads((workdir / 'config.json').read_text())
+    assert (config['num_layers'], config['training_size'], config['hidden_size']) == (
+        row['point']['num_layers'], 600, 16)
+    last = runs.read_metrics(str(workdir))[-1]
+    assert last['epoch'] == 2 and row['seeds'] == [0]
+    assert row['val_seq_accuracy_mean'] == last['val_seq_accuracy']
+    assert row['val_char_accuracy_mean'] == last['val_char_accuracy']
+    assert row['wall_sec'] == last['elapsed_sec']
+  assert 'started' in result.stdout and 'num_layers (rows) x digits (columns)' in result.stdout
+
+
+def test_rerunning_a_sweep_skips_finished_runs(sweep):
+  tmp, args, _ = sweep
+  metrics = tmp / 'runs' / 'tiny' / 'num_layers-1__digits-2' / 'seed0' / 'metrics.jsonl'
+  before = metrics.read_text()
+  result = script('sweep', *args)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.count('finished, skipped') == 2 and 'started' not in result.stdout
+  assert metrics.read_text() == before
+
+
+def test_a_longer_setting_resumes_a_finished_shorter_run(sweep):
+  """How a reduced row is extended: the same workdir, more epochs, the first epochs' records kept."""
+  tmp, _, _ = sweep
+  root = str(tmp / 'runs' / 'tiny')
+  before = runs.read_metrics(runs.workdir(root, 'num_layers-1__digits-2', 0))
+  fields = (('num_layers', 1), ('digits', 2), ('training_size', 600), ('num_epochs', 3),
+            ('eval_batch_size', 256), ('num_samples_to_print', 0), ('hidden_size', 16))
+  longer = runs.Setting('num_layers-1__digits-2', 'two_digits', fields)
+  assert runs.run_all(root, [(longer, 0)], parallel=1) == []
+  after = runs.read_metrics(runs.workdir(root, longer.name, 0))
+  assert [r['epoch'] for r in after] == [1, 2, 3] and after[:2] == before
+
+
+def test_summarize_means_stds_and_epochs_to_target(tmp_path):
+  setting = runs.Setting('row', 'two_digits', (('num_epochs', 3),))
+  write_metrics(tmp_path / 'row' / 'seed0', [0.5, 0.991, 0.995])
+  write_metrics(tmp_path / 'row' / 'seed1', [0.5, 0.9, 0.985])
+  write_metrics(tmp_path / 'row' / 'seed2', [0.2])  # interrupted after one epoch
+  row = runs.summarize(setting, str(tmp_path), [0, 1, 2, 3])
+  assert row['seeds'] == [0, 1] and row['seeds_unfinished'] == [{'seed': 2, 'epochs_done': 1}]
+  assert row['val_seq_accuracy_mean'] == pytest.approx(0.99)
+  assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(2) * 0.005)  # sample std of 0.995, 0.985
+  assert row['val_seq_accuracy_min'] == 0.985
+  assert row['epochs_to_99_seq_per_seed'] == [2, None] and row['epochs_to_99_seq_reached'] == 1
+  assert row['epochs_to_99_seq'] == 2
+  assert row['epochs_to_99_char_per_seed'] == [2, 3] and row['epochs_to_99_char'] == 2.5
+  assert row['examples_per_sec'] == 2000.0  # median epoch of each seed
+  assert row['wall_sec'] == 30.0
+
+
+def test_reproduce_table_reports_claims_per_row(tmp_path):
+  # two_digits: 55 epochs; seed 0 ends above 0.99 everywhere, seed 1 below it on seq only.
+  write_metrics(tmp_path / 'two_digits' / 'seed0', [0.995] * 55, [0.999] * 55)
+  write_metrics(tmp_path / 'two_digits' / 'seed1', [0.95] * 55, [0.992] * 55)
+  write_metrics(tmp_path / 'fourteen_digits' / 'seed0', [0.1], [0.5])
+  out = tmp_path / 'table'
+  result = script('reproduce_table', '--summarize_only', '--rows', 'two_digits', 'fourteen_digits', 'five_digits',
+                  '--root', str(tmp_path), '--out', str(out), '--device', 'a test machine')
+  assert result.returncode == 0, result.stderr
+  rows = {r['name']: r for r in json.loads(out.with_suffix('.json').read_text())}
+  assert rows['two_digits']['seeds'] == [0, 1]
+  assert (rows['two_digits']['claim_held_char'], rows['two_digits']['claim_held_seq']) == ('yes', 'no')
+  assert rows['two_digits']['val_seq_accuracy_mean'] == pytest.approx(0.9725)
+  assert rows['fourteen_digits']['num_epochs'] == 1 and rows['fourteen_digits']['claim_held_char'] == '-'
+  assert rows['fourteen_digits']['kind'].startswith('REDUCED')
+  assert rows['five_digits']['seeds'] == [] and rows['five_digits']['val_char_accuracy_mean'] is None
+  table = out.with_suffix('.md').read_text()
+  assert 'a test machine' in table and '| two_digits | seed settings |' in table
+  assert '0.9725 ± 0.0318' in table  # val seq: mean ± sample std of 0.995 and 0.95
+
+
+@pytest.mark.parametrize('name, args, says', [
+    ('sweep', ('--name', 'x', '--config', 'two_digits', '--grid', 'digits=0'), 'config.digits=0'),
+    ('sweep', ('--name', 'x', '--config', 'no_such', '--grid', 'digits=2'), 'no config file'),
+    ('sweep', ('--name', 'x', '--config', 'two_digits', '--grid', 'colour=2'), "'colour' is not a config field"),
+    ('sweep', ('--name', 'x', '--config', 'two_digits', '--grid', 'num_layers=1,many'), 'num_layers'),
+    ('sweep', ('--name', 'x', '--config', 'two_digits', '--grid', 'digits'), 'FIELD=VALUE'),
+    ('sweep', ('--name', '../x', '--config', 'two_digits', '--grid', 'digits=2'), '--name'),
+    ('reproduce_table', ('--rows', 'six_digits'), 'six_digits'),
+    ('reproduce_table', ('--seeds', '0'), '--seeds'),
+])
+def test_bad_command_lines_end_in_one_line_and_train_nothing(tmp_path, name, args, says):
+  result = script(name, *args, '--root', str(tmp_path / 'runs'))
+  assert result.returncode == 2
+  assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
+  assert 'Traceback' not in result.stderr and not (tmp_path / 'runs').exists()
