@@ -23,9 +23,11 @@ import statistics
 import sys
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-# runs.TARGET, not imported: runs.py needs the project's dependencies (JAX included) and this script does not.
-TARGET = 0.99
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runs  # noqa: E402  (experiments/ is a folder of scripts, not a package; it imports no JAX)
+
+ROOT = runs.ROOT
+TARGET = runs.TARGET
 CURVES = {'val_char_accuracy': ('val char', 'tab:blue'), 'val_seq_accuracy': ('val seq', 'tab:orange')}
 COLUMNS = 3
 PANEL_SIZE = (5.0, 3.6)  # inches per subplot
@@ -35,13 +37,6 @@ TABLE_KEYS = ('name', 'kind', 'digits', 'num_layers', 'seeds', 'workdirs')
 
 class BadInput(Exception):
   """A mistake the user can fix; main() prints it as one line and exits 2."""
-
-
-class Parser(argparse.ArgumentParser):
-  """argparse that reports a bad command line in one line (exit 2) rather than usage plus error."""
-
-  def error(self, message: str) -> None:
-    self.exit(2, f'{self.prog}: {message}\n')
 
 
 def load_json(path: str) -> Any:
@@ -83,21 +78,6 @@ def check_sweep(sweep: Any, path: str) -> dict[str, Any]:
   return sweep
 
 
-def read_records(workdir: str) -> list[dict[str, Any]]:
-  """The complete lines of metrics.jsonl; a line being written by a live run, or cut short, is skipped."""
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.exists(path):
-    return []
-  records = []
-  with open(path) as f:
-    for line in f:
-      try:
-        records.append(json.loads(line))
-      except ValueError:
-        continue
-  return records
-
-
 def seed_curves(records: list[dict[str, Any]], key: str) -> list[dict[int, float]]:
   """{epoch: value} per seed. A run with num_seeds > 1 holds a list per metric, one number per seed."""
   curves: dict[int, dict[int, float]] = {}
@@ -122,7 +102,7 @@ def table_panels(table: list[dict[str, Any]], base: str) -> list[tuple[dict[str,
   for row in table:
     curves: dict[str, list[dict[int, float]]] = {key: [] for key in CURVES}
     for seed, workdir in zip(row['seeds'], row['workdirs']):
-      records = read_records(os.path.join(base, workdir))  # join keeps an absolute workdir as it is
+      records = runs.read_metrics(os.path.join(base, workdir))  # join keeps an absolute workdir as it is
       if not records:
         print(f'{row["name"]}: seed {seed}: no metrics.jsonl in {workdir}, skipped')
         continue
@@ -290,7 +270,7 @@ def heatmap_command(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-  parser = Parser(description=__doc__.splitlines()[0])
+  parser = runs.Parser(description=__doc__.splitlines()[0])
   commands = parser.add_subparsers(dest='command', required=True)
   curves = commands.add_parser('curves', help='Validation accuracy per epoch of the table rows on disk.')
   curves.add_argument('--table', default=str(ROOT / 'results' / 'table.json'))

@@ -70,11 +70,21 @@ def workdir(root: str, name: str, seed: int) -> str:
 
 
 def read_metrics(path: str) -> list[dict[str, Any]]:
+  """The complete lines of path/metrics.jsonl; a line being written by a live run is left out.
+
+  addjax.checkpoint.read_metrics does the same but imports Orbax and JAX, which the table and plots need not.
+  """
   metrics = os.path.join(path, 'metrics.jsonl')
   if not os.path.exists(metrics):
     return []
+  records = []
   with open(metrics) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    for line in f:
+      try:
+        records.append(json.loads(line))
+      except ValueError:
+        continue
+  return records
 
 
 def is_finished(path: str, num_epochs: int) -> bool:

@@ -122,11 +122,11 @@ def test_seed_curves_reads_one_curve_per_seed_also_from_a_multi_seed_run():
   assert plot.seed_curves(vmapped, 'val_seq_accuracy') == [{1: 0.1, 2: 0.5}, {1: 0.3, 2: 0.7}]
 
 
-def test_read_records_skips_a_line_cut_short(tmp_path):
+def test_read_metrics_skips_a_line_cut_short(tmp_path):
   write_metrics(tmp_path / 'run', [0.1, 0.2])
   with open(tmp_path / 'run' / 'metrics.jsonl', 'a') as f:
     f.write('{"epoch": 3, "val_seq')
-  assert [r['epoch'] for r in plot.read_records(str(tmp_path / 'run'))] == [1, 2]
+  assert [r['epoch'] for r in plot.runs.read_metrics(str(tmp_path / 'run'))] == [1, 2]
 
 
 def test_heatmap_matrix_follows_the_grid_order(sweep):
