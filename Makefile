@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= configs/three_digits.py
 WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 
-.PHONY: train test install clean compare-env compare
+.PHONY: train test install clean compare-env compare table plots
 
 # The stamp is rebuilt whenever pyproject.toml changes, so a stale venv never hides a missing dependency.
 $(VENV)/.installed: pyproject.toml
@@ -21,6 +21,13 @@ train: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The example's results table over 3 seeds (hours on a CPU; rerun to resume), then its learning curves.
+table: install
+	$(PY) experiments/reproduce_table.py
+
+plots: install
+	$(PY) experiments/plot.py curves
 
 # TensorFlow and PyTorch for experiments/compare_frameworks.py, in a venv of their own: their pins would fight
 # JAX's in one environment, and neither is needed to train or test.
