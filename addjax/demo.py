@@ -1,10 +1,11 @@
 """A local page to try a trained run.
 
-  python -m addjax.demo --workdir W [--step N] [--port P]
+  python -m addjax.demo --workdir W [--step N] [--model_seed S] [--port P]
 
 Serves, on 127.0.0.1 only, a page with two boxes; the model's answer appears next to the true sum. The page
 asks GET /api/predict?a=535&b=61, which answers {"problem", "prediction", "sum", "correct"} through predict's
-code, or {"error"} with status 400 for input the run cannot take. Standard library only.
+code, or {"error"} with status 400 for input the run cannot take. Standard library only. Of a run trained with
+--config.num_seeds=K, --model_seed picks the model that answers (default: the first; see predict).
 """
 
 import html
@@ -110,7 +111,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
   def do_GET(self) -> None:
     url = urllib.parse.urlsplit(self.path)
     if url.path == '/':
-      title = html.escape(f'{self.run.workdir}, step {self.run.step}')
+      title = html.escape(f'{self.run.workdir}, step {self.run.step}, model seed {self.run.model_seed}')
       self._send(200, 'text/html; charset=utf-8', PAGE.format(title=title, digits=self.run.config.digits))
     elif url.path == '/api/predict':
       query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
@@ -148,18 +149,18 @@ def make_server(run: predict.Run, port: int) -> socketserver.TCPServer:
 
 def define_flags() -> None:
   """The flags of this command; called only when it runs, so importing the module defines none."""
-  flags.DEFINE_string('workdir', None, 'A run trained by python -m addjax.main.')
-  flags.DEFINE_integer('step', None, 'Checkpoint (epoch) to use; default: the latest.', lower_bound=0)
+  predict.define_run_flags()
   flags.DEFINE_integer('port', 8000, 'Port on 127.0.0.1; 0 picks a free one.', lower_bound=0,
                        upper_bound=65535)
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--port P]')
+    cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--model_seed S] '
+                    '[--port P]')
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
   try:
-    run = predict.load(FLAGS.workdir, FLAGS.step)
+    run = predict.load(FLAGS.workdir, FLAGS.step, model_seed=FLAGS.model_seed)
   except predict.InputError as e:
     cli.usage_error(str(e))
   try:
@@ -169,7 +170,8 @@ def main(argv: list[str]) -> None:
                         '(0 picks a free one)')
   run.answers([(0, 0)])  # Compile now, so the first visitor does not wait for it.
   host, port = server.server_address[:2]
-  print(f'serving {run.workdir} (step {run.step}) at http://{host}:{port}/ ; Ctrl-C stops', flush=True)
+  print(f'serving {run.workdir} (step {run.step}, model seed {run.model_seed}) at http://{host}:{port}/ ; '
+        'Ctrl-C stops', flush=True)
   try:
     server.serve_forever()
   except KeyboardInterrupt:

@@ -1,11 +1,15 @@
 """Measures a trained run on problems it never trained on.
 
-  python -m addjax.evaluate --workdir W [--step N] [--num N] [--seed S]
+  python -m addjax.evaluate --workdir W [--step N] [--model_seed S] [--num N] [--seed S]
 
 The problems are drawn as data.generate draws them (operand lengths uniform, no unordered pair twice), then
 every one whose unordered pair is in the run's training split is dropped: the run's data set is generated
 again with data.make_splits(config) and compared row by row, token for token, in both operand orders. What
 remains may include the run's validation problems, which it never trained on either; their count is given.
+
+Of a run trained with --config.num_seeds=K, --model_seed picks the model (default: the first, config.seed;
+see predict); the training split left out is that model's own, as each seed has its data set. --seed is the
+seed of the draw, not of a model.
 
 Prints char_accuracy (Keras' per-position accuracy, padding included) and seq_accuracy (exact match of the
 whole answer), overall and by operand lengths, and writes them to W/evaluation.json.
@@ -102,7 +106,7 @@ def accuracies(predictions: np.ndarray, answers: np.ndarray) -> dict[str, Any]:
 
 def evaluate(run: predict.Run, num: int, seed: int) -> dict[str, Any]:
   """The model's accuracy on fresh problems: overall, by the longer operand's length, by both lengths."""
-  config = run.config
+  config = run.model_config  # This model's data set: every seed of a num_seeds run has its own.
   queries, answers, counts = fresh_problems(config, num, seed)
   predictions = run.predict_ids(queries) if len(queries) else np.zeros_like(answers)
   lengths = operand_lengths(queries, config.reverse)
@@ -117,6 +121,7 @@ def evaluate(run: predict.Run, num: int, seed: int) -> dict[str, Any]:
   return {
       'workdir': run.workdir,
       'step': run.step,
+      'model_seed': run.model_seed,
       'digits': config.digits,
       'seed': seed,
       'num_requested': num,
@@ -152,8 +157,9 @@ def report_lines(result: dict[str, Any]) -> list[str]:
   """What the command prints: the overall numbers, a table by longer operand, a grid by both lengths."""
   num, digits = result['num_problems'], result['digits']
   lines = [f'{num:,} fresh problems ({digits} digits, seed {result["seed"]}) for {result["workdir"]} at step '
-           f'{result["step"]}: none in its training split ({result["num_training_pairs"]:,} pairs); '
-           f'{result["num_in_val_split"]:,} are validation problems']
+           f'{result["step"]}, model seed {result["model_seed"]}: none in its training split '
+           f'({result["num_training_pairs"]:,} pairs); {result["num_in_val_split"]:,} are validation '
+           'problems']
   if result['exhausted']:
     lines.append(f'only {num:,} problems of up to {digits} digits are not in the training split '
                  f'({data.num_unique_pairs(digits):,} unordered pairs in all): evaluated all of them, '
@@ -176,19 +182,18 @@ def report_lines(result: dict[str, Any]) -> list[str]:
 
 def define_flags() -> None:
   """The flags of this command; called only when it runs, so importing the module defines none."""
-  flags.DEFINE_string('workdir', None, 'A run trained by python -m addjax.main.')
-  flags.DEFINE_integer('step', None, 'Checkpoint (epoch) to use; default: the latest.', lower_bound=0)
+  predict.define_run_flags()
   flags.DEFINE_integer('num', 10_000, 'Fresh problems to draw (fewer when fewer exist).', lower_bound=1)
-  flags.DEFINE_integer('seed', 1, 'Seed of the draw.', lower_bound=0)
+  flags.DEFINE_integer('seed', 1, 'Seed of the draw of problems (the model: --model_seed).', lower_bound=0)
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--num N] '
-                        '[--seed S]')
+    cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--model_seed S] '
+                    '[--num N] [--seed S]')
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
   try:
-    run = predict.load(FLAGS.workdir, FLAGS.step)
+    run = predict.load(FLAGS.workdir, FLAGS.step, model_seed=FLAGS.model_seed)
   except predict.InputError as e:
     cli.usage_error(str(e))
   result = evaluate(run, FLAGS.num, FLAGS.seed)

@@ -1,10 +1,14 @@
 """Answers addition problems with a trained run.
 
-  python -m addjax.predict --workdir W [--step N] [--json] [a+b ...]
+  python -m addjax.predict --workdir W [--step N] [--model_seed S] [--json] [a+b ...]
 
 Each argument, or each non-blank line of stdin when there are none, is one problem "a+b"; the answers come
 from one compiled call over the whole batch, printed as "535+61=596". Every input is checked before any
-compute: a bad problem, workdir or step ends in one line on stderr and exit status 2.
+compute: a bad problem, workdir, step or model seed ends in one line on stderr and exit status 2.
+
+A run trained with --config.num_seeds=K holds K models, those of seeds config.seed .. config.seed + K - 1;
+--model_seed picks the one that answers (default: the first, config.seed). evaluate and demo take the same
+--workdir, --step and --model_seed (define_run_flags).
 
 The library half (read_config, parse_problems, load, Run) is what evaluate.py and demo.py use. It imports
 Orbax and the training code only inside load(), so that a malformed input is refused before they load.
@@ -40,7 +44,7 @@ MAX_BATCH = 4096
 
 
 class InputError(ValueError):
-  """A problem, workdir or step that cannot be answered; one line naming it and what is accepted."""
+  """A problem, workdir, step or model seed that cannot be used; one line naming it and what is accepted."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -65,6 +69,26 @@ def read_config(workdir: str | None) -> ml_collections.ConfigDict:
   except (OSError, ValueError, TypeError, AttributeError) as e:
     raise InputError(f'--workdir {workdir}: cannot read {CONFIG_FILE}: {one_line(e)}') from None
   return config
+
+
+def model_seeds(config: ml_collections.ConfigDict) -> list[int]:
+  """The seed of each model of the run, in the order of its leading axis: train.run_seeds, without JAX."""
+  return [config.seed + i for i in range(config.num_seeds)]
+
+
+def model_index(workdir: str, config: ml_collections.ConfigDict, model_seed: int | None) -> int:
+  """The index of model_seed's model (None: the run's first) on the run's seed axis; InputError if none."""
+  seeds = model_seeds(config)
+  if model_seed is None:
+    return 0
+  if model_seed in seeds:
+    return seeds.index(model_seed)
+  if len(seeds) == 1:
+    raise InputError(f'--model_seed {model_seed}: {workdir} trained seed {seeds[0]} only; '
+                     f'accepted: {seeds[0]}')
+  # Seeds are consecutive: a long run of them reads better as a range.
+  named = ', '.join(map(str, seeds)) if len(seeds) <= 8 else f'{seeds[0]} to {seeds[-1]}'
+  raise InputError(f'--model_seed {model_seed}: {workdir} trained seeds {named}; accepted: one of them')
 
 
 def parse_problems(texts: Sequence[str], digits: int,
@@ -109,12 +133,19 @@ def record(problem: tuple[int, int], prediction: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Run:
-  """A trained run's config and the parameters of one of its checkpoints, ready to answer."""
+  """A trained run's config and the parameters of one of its models at one checkpoint, ready to answer."""
   workdir: str
-  config: ml_collections.ConfigDict
+  config: ml_collections.ConfigDict  # The run's, as config.json has it: num_seeds is the run's.
   step: int
-  params: Any
+  model_seed: int  # The seed of the model that answers: one of model_seeds(config).
+  params: Any  # That model's alone, without the seed axis of a num_seeds run.
   predict_fn: Callable  # Jitted: (params, query ids [batches, batch, width]) -> answer ids, likewise.
+
+  @property
+  def model_config(self) -> ml_collections.ConfigDict:
+    """config as the lone run with model_seed: its data set (data.make_splits) is the one this model saw."""
+    from addjax import train  # Loaded already: load() imported it to build this Run.
+    return train.with_seed(self.config, self.model_seed)
 
   def predict_ids(self, queries: np.ndarray) -> np.ndarray:
     """The argmax answer ids [n, digits+1] of query ids [n, 2*digits+1], in one compiled call."""
@@ -132,8 +163,16 @@ class Run:
     return [data.answer_text(row) for row in ids]
 
 
-def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDict | None = None) -> Run:
-  """Restores the latest checkpoint of workdir, or the one of `step`; raises InputError if it cannot."""
+def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDict | None = None,
+         model_seed: int | None = None) -> Run:
+  """Restores the latest checkpoint of workdir, or the one of `step`; raises InputError if it cannot.
+
+  Of a num_seeds run, the model of model_seed answers (default: the first, config.seed): its slice of every
+  parameter's leading seed axis.
+  """
+  config = config if config is not None else read_config(workdir)
+  index = model_index(workdir, config, model_seed)  # Before Orbax and JAX load: see the module docstring.
+
   import jax  # Here, not at the top: see the module docstring.
   import jax.numpy as jnp
   import orbax.checkpoint as ocp
@@ -141,7 +180,6 @@ def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDic
   from addjax import models
   from addjax import train
 
-  config = config if config is not None else read_config(workdir)
   # checkpoint.manager creates a missing directory; a reader must not write, so check first.
   if not os.path.isdir(os.path.join(workdir, checkpoint.CHECKPOINT_DIR)):
     raise InputError(f'--workdir {workdir} has no checkpoint yet; accepted: {ACCEPTED_WORKDIR} '
@@ -177,7 +215,22 @@ def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDic
     return {jax.tree_util.keystr(path): tuple(leaf.shape)
             for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
-  mismatch = _first_mismatch(shapes(params), shapes(expected))
+  found, wanted = shapes(params), shapes(expected)
+  if config.num_seeds > 1:
+    # Every parameter carries the seed axis first; what is under it must then fit one model, as a lone run's.
+    unstacked = [name for name in sorted(found) if found[name][:1] != (config.num_seeds,)]
+    if unstacked:
+      raise InputError(f'--workdir {workdir}: checkpoint {step} does not hold the {config.num_seeds} models '
+                       f'that config.json names (num_seeds {config.num_seeds}): parameter {unstacked[0]} has '
+                       f'shape {found[unstacked[0]]}, without a leading axis of {config.num_seeds}')
+    params = jax.tree.map(lambda leaf: leaf[index], params)
+    found = {name: shape[1:] for name, shape in found.items()}
+  else:
+    stacked = _stacked_models(found, wanted)
+    if stacked:
+      raise InputError(f'--workdir {workdir}: checkpoint {step} holds {stacked} models on a leading axis, '
+                       'but config.json names one (num_seeds 1); restore its num_seeds or retrain the run')
+  mismatch = _first_mismatch(found, wanted)
   if mismatch:
     raise InputError(f'--workdir {workdir}: checkpoint {step} does not fit this version of the model '
                      f'({mismatch}); retrain the run')
@@ -187,7 +240,19 @@ def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDic
       return jnp.argmax(model.apply({'params': params}, batch), axis=-1).astype(jnp.uint8)
     return jax.lax.map(one_batch, queries)
 
-  return Run(workdir=workdir, config=config, step=int(step), params=params, predict_fn=jax.jit(predict_fn))
+  return Run(workdir=workdir, config=config, step=int(step), model_seed=model_seeds(config)[index],
+             params=params, predict_fn=jax.jit(predict_fn))
+
+
+def _stacked_models(found: dict[str, tuple[int, ...]], wanted: dict[str, tuple[int, ...]]) -> int | None:
+  """K when every parameter of the checkpoint is the model's with a leading axis of K > 1; None otherwise."""
+  if not found or found.keys() != wanted.keys():
+    return None
+  sizes = {found[name][0] if found[name] else None for name in found}
+  if len(sizes) != 1 or any(found[name][1:] != wanted[name] for name in found):
+    return None
+  size = sizes.pop()
+  return size if size is not None and size > 1 else None
 
 
 def _first_mismatch(found: dict[str, tuple[int, ...]], wanted: dict[str, tuple[int, ...]]) -> str | None:
@@ -222,10 +287,18 @@ def parse_flags(argv: list[str]) -> list[str]:
     usage_error(one_line(e))
 
 
-def define_flags() -> None:
-  """The flags of this command; called only when it runs, so importing the library defines none."""
+def define_run_flags() -> None:
+  """--workdir, --step and --model_seed: which model answers, the same for predict, evaluate and demo."""
   flags.DEFINE_string('workdir', None, 'A run trained by python -m addjax.main.')
   flags.DEFINE_integer('step', None, 'Checkpoint (epoch) to use; default: the latest.', lower_bound=0)
+  # No lower bound: a seed the run did not train, negative or not, gets load's line naming the ones it did.
+  flags.DEFINE_integer('model_seed', None, 'Which model of a run trained with --config.num_seeds=K answers: '
+                       'its seed, one of config.seed .. config.seed + K - 1; default: config.seed.')
+
+
+def define_flags() -> None:
+  """The flags of this command; called only when it runs, so importing the library defines none."""
+  define_run_flags()
   flags.DEFINE_boolean('json', False, 'Print one JSON object instead of "a+b=answer" lines.')
 
 
@@ -246,12 +319,13 @@ def main(argv: list[str]) -> None:
     config = read_config(FLAGS.workdir)
     texts, sources = (argv[1:], None) if len(argv) > 1 else read_stdin()
     problems = parse_problems(texts, config.digits, sources)
-    run = load(FLAGS.workdir, FLAGS.step, config)
+    run = load(FLAGS.workdir, FLAGS.step, config, FLAGS.model_seed)
   except InputError as e:
     usage_error(str(e))
   predictions = run.answers(problems)
   if FLAGS.json:
-    print(json.dumps({'workdir': run.workdir, 'step': run.step, 'digits': config.digits,
+    print(json.dumps({'workdir': run.workdir, 'step': run.step, 'model_seed': run.model_seed,
+                      'digits': config.digits,
                       'predictions': [record(p, answer) for p, answer in zip(problems, predictions)]}))
   else:
     for (a, b), answer in zip(problems, predictions):

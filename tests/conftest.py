@@ -34,6 +34,19 @@ def trained_workdir(tmp_path_factory) -> pathlib.Path:
   return workdir
 
 
+@pytest.fixture(scope='session')
+def two_seed_workdir(tmp_path_factory) -> pathlib.Path:
+  """A num_seeds=2 run (seeds 0 and 1) of the tiny run's data: LSTM(32), 2 epochs. Do not write to it.
+
+  Far from trained, so the two models answer differently; one session-wide run keeps the tests cheap.
+  """
+  config = tiny_run_config()
+  config.num_seeds, config.num_epochs, config.hidden_size = 2, 2, 32
+  workdir = tmp_path_factory.mktemp('two_seed_run')
+  train.train_and_evaluate(config, str(workdir))
+  return workdir
+
+
 def run_module(module: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
   """python -m addjax.<module> args, as a user runs it."""
   return subprocess.run([sys.executable, '-m', f'addjax.{module}', *args], cwd=ROOT, input=stdin,

@@ -9,6 +9,7 @@ import pytest
 from addjax import data
 from addjax import evaluate
 from addjax import predict
+from addjax import train
 from conftest import run_module, tiny_run_config
 
 
@@ -57,7 +58,7 @@ def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
   assert sorted(p.name for p in workdir.iterdir()) == ['checkpoints', 'config.json', 'evaluation.json',
                                                        'metrics.jsonl']  # No temporary file left.
   output = json.loads((workdir / 'evaluation.json').read_text())
-  assert (output['step'], output['digits'], output['seed']) == (12, 2, 2)
+  assert (output['step'], output['model_seed'], output['digits'], output['seed']) == (12, 0, 2, 2)
   assert (output['num_requested'], output['num_problems'], output['exhausted']) == (10_000, 550, True)
 
   # The same numbers computed here, per problem, from the model's answers.
@@ -77,10 +78,30 @@ def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
   assert [r['length'] for r in output['by_longer_operand']] == [1, 2]
 
 
+def test_a_model_of_a_num_seeds_run_is_evaluated_on_its_own_fresh_problems(two_seed_workdir, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(two_seed_workdir, workdir)  # The shared run stays as it was.
+  result = run_module('evaluate', f'--workdir={workdir}', '--model_seed=1', '--num=200', '--seed=3')
+  assert result.returncode == 0, result.stderr
+  assert 'model seed 1' in result.stdout
+  output = json.loads((workdir / 'evaluation.json').read_text())
+  assert (output['step'], output['model_seed'], output['seed'], output['num_problems']) == (2, 1, 3, 200)
+
+  # Seed 1's model, on problems outside seed 1's training split (each seed has its own data set).
+  run = predict.load(str(workdir), model_seed=1)
+  queries, answers, _ = evaluate.fresh_problems(run.model_config, 200, seed=3)
+  assert output['seq_accuracy'] == pytest.approx((run.predict_ids(queries) == answers).all(axis=1).mean())
+  split_of = {seed: set(pairs(data.make_splits(train.with_seed(run.config, seed))['train_queries']))
+              for seed in (0, 1)}
+  assert not set(pairs(queries)) & split_of[1]
+  assert set(pairs(queries)) & split_of[0]  # So seed 0's split would have been the wrong one to leave out.
+
+
 @pytest.mark.parametrize('args, fragment', [
     (['--num=0'], '--num'),
     (['--workdir=/nonexistent/run'], 'no such directory'),
     (['surplus'], 'unexpected arguments'),
+    (['--model_seed=1'], 'trained seed 0 only; accepted: 0'),
 ])
 def test_bad_input_ends_in_one_line_and_exit_status_2(trained_workdir, args, fragment):
   result = run_module('evaluate', f'--workdir={trained_workdir}', *args)

@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 
 from addjax import checkpoint
+from addjax import config as config_lib
 from addjax import data
 from addjax import models
 from addjax import predict
 from addjax import train
 from conftest import run_module, tree
+
+# 64 problems: one batch of predict's, no padding.
+GRID = [(a, b) for a in range(0, 96, 12) for b in range(3, 99, 12)]
 
 PROBLEMS = ['12+34', ' 7 + 5 ', '99+99', '0+0', '07+9', '50+50', '3+88', '1+1']
 NORMALISED = ['12+34', '7+5', '99+99', '0+0', '7+9', '50+50', '3+88', '1+1']
@@ -44,7 +48,8 @@ def test_stdin_and_json(trained_workdir, expected):
   result = run_module('predict', f'--workdir={trained_workdir}', '--json', stdin='\n'.join(PROBLEMS) + '\n\n')
   assert result.returncode == 0, result.stderr
   output = json.loads(result.stdout)
-  assert (output['workdir'], output['step'], output['digits']) == (str(trained_workdir), 12, 2)
+  assert (output['workdir'], output['step'], output['model_seed'], output['digits']) == (
+      str(trained_workdir), 12, 0, 2)
   assert output['predictions'] == [
       {'problem': p, 'prediction': answer, 'sum': str(eval(p)), 'correct': answer == str(eval(p))}
       for p, answer in zip(NORMALISED, expected)]
@@ -100,6 +105,86 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_refused_in_one_line(trained
     predict.load(str(workdir))
 
 
+def test_a_single_seed_run_accepts_its_own_seed_as_model_seed(trained_workdir):
+  run = predict.load(str(trained_workdir), model_seed=0)
+  assert run.model_seed == 0 and run.model_config.seed == 0 and run.config.num_seeds == 1
+  with pytest.raises(predict.InputError, match=r'^--model_seed 1: .* trained seed 0 only; accepted: 0$'):
+    predict.load(str(trained_workdir), model_seed=1)
+
+
+def test_model_seeds_are_the_training_codes():
+  config = config_lib.base_config()
+  config.seed, config.num_seeds = 5, 3
+  assert predict.model_seeds(config) == train.run_seeds(config) == [5, 6, 7]
+
+
+@pytest.fixture(scope='module')
+def two_seed_expected(two_seed_workdir):
+  """Of the num_seeds=2 run, without predict.py: each model's slice of the parameters, its answers to GRID."""
+  workdir = str(two_seed_workdir)
+  config = checkpoint.load_config(workdir)
+  model = models.from_config(config)
+  mngr = checkpoint.manager(workdir, config.checkpoints_to_keep)
+  _, state, _ = checkpoint.restore_latest(mngr, None)  # As saved: every leaf [2, ...].
+  mngr.close()
+  queries = np.stack([data.encode_query(a, b, config.digits, config.reverse) for a, b in GRID])
+  expected = {}
+  for index, seed in enumerate(train.run_seeds(config)):
+    params = jax.tree.map(lambda leaf: np.asarray(leaf)[index], state['params'])
+    logits = jax.jit(model.apply)({'params': params}, queries)
+    expected[seed] = params, [data.answer_text(row) for row in np.asarray(logits).argmax(axis=-1)]
+  return expected
+
+
+def test_model_seed_selects_that_models_slice_of_every_parameter(two_seed_workdir, two_seed_expected):
+  for seed in (0, 1):
+    params, answers = two_seed_expected[seed]
+    run = predict.load(str(two_seed_workdir), model_seed=seed)
+    assert (run.model_seed, run.config.num_seeds, run.model_config.seed, run.step) == (seed, 2, seed, 2)
+    jax.tree.map(np.testing.assert_array_equal, run.params, params)
+    assert run.answers(GRID) == answers
+  # Two models indeed: the slices differ, and so do their answers.
+  (params_0, answers_0), (params_1, answers_1) = two_seed_expected[0], two_seed_expected[1]
+  assert not np.array_equal(params_0['output']['kernel'], params_1['output']['kernel'])
+  assert answers_0 != answers_1
+  # No --model_seed: the first seed's model.
+  default = predict.load(str(two_seed_workdir))
+  assert default.model_seed == 0
+  jax.tree.map(np.testing.assert_array_equal, default.params, two_seed_expected[0][0])
+
+
+def test_the_command_line_answers_with_the_model_of_model_seed(two_seed_workdir, two_seed_expected):
+  result = run_module('predict', f'--workdir={two_seed_workdir}', '--model_seed=1', '--json',
+                      *[f'{a}+{b}' for a, b in GRID])
+  assert result.returncode == 0, result.stderr
+  output = json.loads(result.stdout)
+  assert (output['model_seed'], output['step']) == (1, 2)
+  assert [p['prediction'] for p in output['predictions']] == two_seed_expected[1][1]
+
+
+def test_a_model_seed_the_run_did_not_train_ends_in_one_line(two_seed_workdir):
+  before = tree(two_seed_workdir)
+  result = run_module('predict', f'--workdir={two_seed_workdir}', '--model_seed=7', '1+2')
+  assert (result.returncode, result.stdout) == (2, '')
+  assert result.stderr == (f'error: --model_seed 7: {two_seed_workdir} trained seeds 0, 1; '
+                           'accepted: one of them\n')
+  assert tree(two_seed_workdir) == before
+
+
+@pytest.mark.parametrize('num_seeds, fragment', [
+    (3, r'checkpoint 2 does not hold the 3 models that config.json names \(num_seeds 3\): parameter '
+        r"\['decoder_0'\]\['bias'\] has shape \(2, 128\), without a leading axis of 3$"),
+    (1, r'checkpoint 2 holds 2 models on a leading axis, but config.json names one \(num_seeds 1\)'),
+])
+def test_a_seed_axis_that_is_not_num_seeds_is_named(two_seed_workdir, tmp_path, num_seeds, fragment):
+  workdir = tmp_path / 'run'
+  shutil.copytree(two_seed_workdir, workdir)
+  config = json.loads((workdir / 'config.json').read_text())
+  (workdir / 'config.json').write_text(json.dumps({**config, 'num_seeds': num_seeds}))
+  with pytest.raises(predict.InputError, match=fragment):
+    predict.load(str(workdir))
+
+
 # (arguments, stdin, fragment of the one error line); W is the trained workdir, EMPTY an empty directory,
 # MISSING a path that does not exist.
 MALFORMED = [
@@ -120,6 +205,8 @@ MALFORMED = [
     ([None, '1+2'], None, '--workdir is required'),
     (['W', '--step=7', '1+2'], None, '--step 7: {W} has no checkpoint of that step; accepted: 10, 11, 12'),
     (['W', '--step=x', '1+2'], None, '--step'),
+    (['W', '--model_seed=1', '1+2'], None, '--model_seed 1: {W} trained seed 0 only; accepted: 0'),
+    (['W', '--model_seed=-1', '1+2'], None, '--model_seed -1: {W} trained seed 0 only; accepted: 0'),
 ]
 
 
