@@ -112,27 +112,43 @@ def train_command(setting: Setting, seed: int, path: str) -> list[str]:
           f'--workdir={path}', f'--config.seed={seed}', *overrides]
 
 
+def claim(path: str) -> bool:
+  """Marks path as being trained by this process, atomically; False if a live process already trains it.
+
+  Lets several orchestrators (two lanes of one queue, a sweep beside the table) share one runs root.
+  """
+  os.makedirs(path, exist_ok=True)
+  pid_file = os.path.join(path, PID_FILE)
+  if os.path.exists(pid_file) and not is_running(path):
+    os.remove(pid_file)  # left behind by a killed orchestrator or run
+  try:
+    fd = os.open(pid_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+  except FileExistsError:
+    return False
+  with os.fdopen(fd, 'w') as f:
+    f.write(str(os.getpid()))
+  return True
+
+
 def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[str]:
   """Trains every (setting, seed) not finished yet, in order, `parallel` processes at a time.
 
+  A job is checked again when its turn comes: another orchestrator may have finished or started it meanwhile.
   Returns the workdirs whose process failed.
   """
-  pending = []
-  for setting, seed in jobs:
-    path = workdir(root, setting.name, seed)
-    if is_finished(path, setting.load().num_epochs):
-      print(f'{path}: finished, skipped', flush=True)
-    elif is_running(path):
-      print(f'{path}: another process is training it, skipped', flush=True)
-    else:
-      pending.append((setting, seed, path))
-
+  pending = [(setting, seed, workdir(root, setting.name, seed), setting.load().num_epochs)
+             for setting, seed in jobs]
   running: dict[str, tuple[subprocess.Popen, float]] = {}
   failed = []
   while pending or running:
     while pending and len(running) < parallel:
-      setting, seed, path = pending.pop(0)
-      os.makedirs(path, exist_ok=True)
+      setting, seed, path, num_epochs = pending.pop(0)
+      if is_finished(path, num_epochs):
+        print(f'{path}: finished, skipped', flush=True)
+        continue
+      if not claim(path):
+        print(f'{path}: another process is training it, skipped', flush=True)
+        continue
       with open(os.path.join(path, 'train.log'), 'a') as log:
         process = subprocess.Popen(train_command(setting, seed, path), cwd=ROOT, stdout=log,
                                    stderr=subprocess.STDOUT)

@@ -149,3 +149,10 @@ def test_bad_command_lines_end_in_one_line_and_train_nothing(tmp_path, name, arg
   assert result.returncode == 2
   assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
   assert 'Traceback' not in result.stderr and not (tmp_path / 'runs').exists()
+
+
+def test_a_workdir_claimed_by_a_live_process_is_not_claimed_again(tmp_path):
+  path = str(tmp_path / 'run')
+  assert runs.claim(path) and not runs.claim(path)  # this test's own pid holds it
+  (tmp_path / 'run' / runs.PID_FILE).write_text('999999999')  # a process that no longer exists
+  assert not runs.is_running(path) and runs.claim(path)
