@@ -65,6 +65,11 @@ _SCHEDULES = ('constant', 'cosine')
 LSTM_IMPLS = ('fused', 'scan')  # See addjax.models.
 
 
+def run_seeds(config: ml_collections.ConfigDict) -> list[int]:
+  """The seed of each model of the run, in the order of its leading axis: seed, ..., seed + num_seeds - 1."""
+  return [config.seed + i for i in range(config.num_seeds)]
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   """Raises ConfigError naming the first field whose value cannot work, and what is accepted.
 

@@ -71,14 +71,9 @@ def read_config(workdir: str | None) -> ml_collections.ConfigDict:
   return config
 
 
-def model_seeds(config: ml_collections.ConfigDict) -> list[int]:
-  """The seed of each model of the run, in the order of its leading axis: train.run_seeds, without JAX."""
-  return [config.seed + i for i in range(config.num_seeds)]
-
-
 def model_index(workdir: str, config: ml_collections.ConfigDict, model_seed: int | None) -> int:
   """The index of model_seed's model (None: the run's first) on the run's seed axis; InputError if none."""
-  seeds = model_seeds(config)
+  seeds = config_lib.run_seeds(config)
   if model_seed is None:
     return 0
   if model_seed in seeds:
@@ -137,7 +132,7 @@ class Run:
   workdir: str
   config: ml_collections.ConfigDict  # The run's, as config.json has it: num_seeds is the run's.
   step: int
-  model_seed: int  # The seed of the model that answers: one of model_seeds(config).
+  model_seed: int  # The seed of the model that answers: one of config_lib.run_seeds(config).
   params: Any  # That model's alone, without the seed axis of a num_seeds run.
   predict_fn: Callable  # Jitted: (params, query ids [batches, batch, width]) -> answer ids, likewise.
 
@@ -240,7 +235,7 @@ def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDic
       return jnp.argmax(model.apply({'params': params}, batch), axis=-1).astype(jnp.uint8)
     return jax.lax.map(one_batch, queries)
 
-  return Run(workdir=workdir, config=config, step=int(step), model_seed=model_seeds(config)[index],
+  return Run(workdir=workdir, config=config, step=int(step), model_seed=config_lib.run_seeds(config)[index],
              params=params, predict_fn=jax.jit(predict_fn))
 
 

@@ -142,11 +142,6 @@ def augment_key(seed: int, epoch: int) -> jax.Array:
   return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), epoch)
 
 
-def run_seeds(config: ml_collections.ConfigDict) -> list[int]:
-  """The seed of each model of the run: seed, seed + 1, ..., seed + num_seeds - 1."""
-  return [config.seed + i for i in range(config.num_seeds)]
-
-
 def with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
   """config as a lone run with this seed."""
   config = config.copy_and_resolve_references()
@@ -162,7 +157,7 @@ def make_seed_splits(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]
   """
   if config.num_seeds == 1:
     return data.make_splits(config)
-  per_seed = [data.make_splits(with_seed(config, seed)) for seed in run_seeds(config)]
+  per_seed = [data.make_splits(with_seed(config, seed)) for seed in config_lib.run_seeds(config)]
   return {name: np.stack([splits[name] for splits in per_seed]) for name in per_seed[0]}
 
 
@@ -171,7 +166,7 @@ def seed_keys(config: ml_collections.ConfigDict, key_fn: Callable[[int], jax.Arr
 
   Host data, not a typed key on one device, so that every process can feed it to a program over all devices.
   """
-  keys = [np.asarray(jax.random.key_data(key_fn(seed))) for seed in run_seeds(config)]
+  keys = [np.asarray(jax.random.key_data(key_fn(seed))) for seed in config_lib.run_seeds(config)]
   return keys[0] if config.num_seeds == 1 else np.stack(keys)
 
 
@@ -478,7 +473,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   config_lib.validate(config, num_devices=num_devices)
   primary = jax.process_index() == 0  # Writes the files and the printout; every process computes.
   checkpoint.prepare_workdir(workdir, config, write=primary)
-  num_seeds, seeds = config.num_seeds, run_seeds(config)
+  num_seeds, seeds = config.num_seeds, config_lib.run_seeds(config)
   mesh = data_mesh()
   everywhere = replicated(mesh)
 
