@@ -60,15 +60,6 @@ def mean_std(row: dict[str, Any], key: str) -> str:
   return f'{row[f"{key}_mean"]:.4f} ± {row[f"{key}_std"]:.4f}'
 
 
-def epochs_to(row: dict[str, Any], metric: str) -> str:
-  reached, total = row[f'epochs_to_99_{metric}_reached'], len(row['seeds'])
-  if not total:
-    return '-'
-  if not reached:
-    return f'never (0/{total})'
-  return f'{row[f"epochs_to_99_{metric}"]:.1f} ({reached}/{total})'
-
-
 def markdown(rows: list[dict[str, Any]], device: str) -> str:
   lines = [
       f'Measured on {device}. Each row: the config file, every seed in its own run, metrics of the last '
@@ -90,7 +81,8 @@ def markdown(rows: list[dict[str, Any]], device: str) -> str:
         f'| {row["name"]} | {row["kind"]} | {row["digits"]} | {row["num_layers"]} | {row["training_size"]:,} | '
         f'{row["num_epochs"]} | {row["batch_size"]} | {seeds} | {mean_std(row, "val_char_accuracy")} | '
         f'{mean_std(row, "val_seq_accuracy")} | {runs.fmt(row["train_char_accuracy_mean"])} | '
-        f'{runs.fmt(row["train_seq_accuracy_mean"])} | {epochs_to(row, "char")} | {epochs_to(row, "seq")} | '
+        f'{runs.fmt(row["train_seq_accuracy_mean"])} | {runs.epochs_text(row, "char")} | '
+        f'{runs.epochs_text(row, "seq")} | '
         f'{minutes} | {speed} | {row["claim"]} | {row["claim_held_char"]} | {row["claim_held_seq"]} |')
   return '\n'.join(lines) + '\n'
 

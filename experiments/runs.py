@@ -223,6 +223,16 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
   return row
 
 
+def epochs_text(row: dict[str, Any], metric: str) -> str:
+  """A summary's epochs to 0.99 for a table: '7.5 (2/3)' (mean over the seeds that got there, how many did)."""
+  reached, total = row[f'epochs_to_99_{metric}_reached'], len(row['seeds'])
+  if not total:
+    return '-'
+  if not reached:
+    return f'never (0/{total})'
+  return f'{row[f"epochs_to_99_{metric}"]:.1f} ({reached}/{total})'
+
+
 def machine() -> str:
   """The host in words: architecture, cores and CPU model (from /proc/cpuinfo where there is one)."""
   model = platform.processor() or 'cpu'

@@ -61,11 +61,9 @@ def markdown(sweep: dict[str, Any]) -> str:
   lines += ['| ' + ' | '.join(fields) + ' | seeds | val char | val seq | train seq | epochs to 0.99 seq | '
             'minutes/run | examples/s |', '|' + '---|' * (len(fields) + 7)]
   for r in sweep['rows']:
-    to_99 = (f'{r["epochs_to_99_seq"]:.1f} ({r["epochs_to_99_seq_reached"]}/{len(r["seeds"])})'
-             if r['epochs_to_99_seq'] is not None else f'never (0/{len(r["seeds"])})')
     lines.append('| ' + ' | '.join(str(v) for v in r['point'].values()) + f' | {len(r["seeds"])} | '
                  f'{runs.fmt(r["val_char_accuracy_mean"])} | {runs.fmt(r["val_seq_accuracy_mean"])} | '
-                 f'{runs.fmt(r["train_seq_accuracy_mean"])} | {to_99} | '
+                 f'{runs.fmt(r["train_seq_accuracy_mean"])} | {runs.epochs_text(r, "seq")} | '
                  f'{runs.fmt(r["wall_sec"] and r["wall_sec"] / 60, 1)} | '
                  f'{runs.fmt(r["examples_per_sec"], 0)} |')
   return '\n'.join(lines) + '\n'
