@@ -1,6 +1,6 @@
 """Figures from the experiments' JSON: learning curves of the table's runs, and a heatmap of a sweep.
 
-python experiments/plot.py curves [--table results/table.json] [--rows NAME ...] [--out results/curves.png]
+python experiments/plot.py curves [--table results/table.json] [--rows NAME ...] [--ymin 0.9] [--out F.png]
 python experiments/plot.py heatmap --sweep results/sweep_x.json [--metric val_seq_accuracy_mean] [--out F.png]
 
 curves: one panel per row of the table (reproduce_table.py's JSON) that has a workdir on disk, validation char
@@ -171,7 +171,7 @@ def save(fig: Any, out: str) -> None:
   print(f'wrote {out}')
 
 
-def plot_curves(panels: list[tuple[dict[str, Any], dict[str, list]]], out: str) -> None:
+def plot_curves(panels: list[tuple[dict[str, Any], dict[str, list]]], out: str, ymin: float = 0.0) -> None:
   plt = pyplot()
   columns = min(COLUMNS, len(panels))
   rows = math.ceil(len(panels) / columns)
@@ -196,7 +196,7 @@ def plot_curves(panels: list[tuple[dict[str, Any], dict[str, list]]], out: str) 
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel('epoch')
     ax.set_ylabel('validation accuracy')
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(ymin, 1 + 0.02 * (1 - ymin))
     ax.grid(alpha=0.3)
   for ax in list(axes.flat)[len(panels):]:
     ax.set_visible(False)
@@ -257,7 +257,9 @@ def curves_command(args: argparse.Namespace) -> None:
   if not panels:
     raise BadInput(f'no row of {args.table} has a workdir on disk under {args.base} (train them with '
                    'experiments/reproduce_table.py, or point --base at the runs)')
-  plot_curves(panels, args.out)
+  if not 0 <= args.ymin < 1:
+    raise BadInput(f'--ymin {args.ymin}: accepted: a number >= 0 and < 1')
+  plot_curves(panels, args.out, args.ymin)
 
 
 def heatmap_command(args: argparse.Namespace) -> None:
@@ -277,6 +279,8 @@ def main() -> None:
   curves.add_argument('--rows', nargs='+', metavar='NAME', help='Only these rows (by name), in table order.')
   curves.add_argument('--base', default=str(ROOT), help='Relative workdirs are resolved against this folder.')
   curves.add_argument('--out', default=str(ROOT / 'results' / 'curves.png'))
+  curves.add_argument('--ymin', type=float, default=0.0,
+                      help='Bottom of the accuracy axis, e.g. 0.9 to see the approach to 0.99.')
   heatmap = commands.add_parser('heatmap', help='One metric of a sweep over its one or two grid fields.')
   heatmap.add_argument('--sweep', required=True, help='A results/sweep_<name>.json.')
   heatmap.add_argument('--metric', default='val_seq_accuracy_mean', help='A numeric key of the sweep rows.')

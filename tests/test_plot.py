@@ -196,6 +196,7 @@ def test_bad_table_inputs(table, tmp_path):
                    'six_digits', 'two_digits_fast')
   # The table as it is in the repo today: no runs/ on disk.
   assert_bad_input(curves('--table', str(table), '--base', str(tmp_path / 'empty')), out, 'no row')
+  assert_bad_input(curves('--table', str(table), '--ymin', '1'), out, '--ymin 1.0', '< 1')
 
 
 def test_bad_sweep_inputs(sweep, table, tmp_path):
