@@ -246,6 +246,8 @@ def plot_heatmap(sweep: dict[str, Any], metric: str, out: str) -> None:
 
 
 def curves_command(args: argparse.Namespace) -> None:
+  if not 0 <= args.ymin < 1:
+    raise BadInput(f'--ymin {args.ymin}: accepted: a number >= 0 and < 1')
   table = check_table(load_json(args.table), args.table)
   if args.rows:
     names = [row['name'] for row in table]
@@ -257,8 +259,6 @@ def curves_command(args: argparse.Namespace) -> None:
   if not panels:
     raise BadInput(f'no row of {args.table} has a workdir on disk under {args.base} (train them with '
                    'experiments/reproduce_table.py, or point --base at the runs)')
-  if not 0 <= args.ymin < 1:
-    raise BadInput(f'--ymin {args.ymin}: accepted: a number >= 0 and < 1')
   plot_curves(panels, args.out, args.ymin)
 
 
