@@ -55,8 +55,11 @@ def claim_held(row: dict[str, Any], kind: str, metric: str) -> str:
 
 
 def mean_std(row: dict[str, Any], key: str) -> str:
+  """'mean ± std' over the seeds; a single seed's value alone (it has no spread to show)."""
   if row[f'{key}_mean'] is None:
     return '-'
+  if len(row['seeds']) == 1:
+    return f'{row[f"{key}_mean"]:.4f}'
   return f'{row[f"{key}_mean"]:.4f} ± {row[f"{key}_std"]:.4f}'
 
 
