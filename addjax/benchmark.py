@@ -1,12 +1,15 @@
 """Training throughput against the machine's ceiling, measured in one process.
 
-python -m addjax.benchmark --config configs/five_digits.py [--reference] [--json]
+python -m addjax.benchmark --config configs/five_digits.py [--program addjax|reference] [--json]
 
-Times the real training program (train.make_train_chunk: a chunk of steps per compiled call) in its steady
-state, counts the model's FLOPs per example analytically, and measures a large fp32 matmul on the same
-device in the same process: the gap between achieved and ceiling GFLOP/s is how far from the hardware we
-are. --reference also times the straightforward Flax version (addjax.reference: nn.RNN over
-OptimizedLSTMCell, one jitted call per batch), interleaved with ours so that both see the same machine.
+Times a training program in its steady state, counts the model's FLOPs per example analytically, and
+measures a large fp32 matmul on the same device in the same process: the gap between achieved and ceiling
+GFLOP/s is how far from the hardware we are. The programs:
+- addjax: the real training program (train.make_train_chunk: a chunk of steps per compiled call), with the
+  host's CPU split into one device per core as addjax.main splits it (addjax.host);
+- reference: the straightforward Flax version (addjax.reference: nn.RNN over OptimizedLSTMCell, one jitted
+  call per batch) on JAX's default single CPU device, the setting it is fastest in.
+Each program runs in a process of its own (experiments/benchmark_table.py interleaves them).
 """
 
 import json
@@ -25,6 +28,7 @@ import optax
 from addjax import cli
 from addjax import config as config_lib
 from addjax import data
+from addjax import host
 from addjax import main as main_lib
 from addjax import models
 from addjax import reference
@@ -33,7 +37,7 @@ from addjax import train
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('steps', 200, 'Training steps per timed call.')
 flags.DEFINE_integer('repeats', 5, 'Timed calls (after one untimed warm-up) per program.')
-flags.DEFINE_bool('reference', False, 'Also time the straightforward Flax version, interleaved with ours.')
+flags.DEFINE_enum('program', 'addjax', ['addjax', 'reference'], 'Which training program to time.')
 flags.DEFINE_bool('json', False, 'End with one line of JSON holding every number.')
 flags.DEFINE_integer('matmul_size', 2048, 'Side of the square fp32 matmul that measures the ceiling.')
 
@@ -124,56 +128,43 @@ class ReferenceProgram:
     jax.block_until_ready(loss)
 
 
-def benchmark(config: ml_collections.ConfigDict, steps: int, repeats: int, with_reference: bool,
-              matmul_size: int) -> dict:
-  """Every number of the report; programs are timed in turn, repeat by repeat."""
-  config_lib.validate(config)
-  splits = data.make_splits(config)
-  programs = {'addjax': OurProgram(config, splits, steps)}
-  if with_reference:
-    programs['reference'] = ReferenceProgram(config, splits, steps)
-  times = {name: [] for name in programs}
-  for program in programs.values():
-    program.run()  # Warm-up: first-call allocations, caches.
-  for _ in range(repeats):
-    for name, program in programs.items():
-      times[name].append(_timed(program.run))
+PROGRAMS = {'addjax': OurProgram, 'reference': ReferenceProgram}
+NAMES = {'addjax': 'addjax', 'reference': 'reference (nn.RNN, a call per batch)'}
 
+
+def benchmark(config: ml_collections.ConfigDict, program: str, steps: int, repeats: int,
+              matmul_size: int) -> dict:
+  """Times PROGRAMS[program] on config: one untimed warm-up call, then `repeats` timed calls.
+
+  Returns:
+    The machine (platform, device, devices, cores), the setting, examples_per_sec (median and best),
+    compile_sec, model_gflops (per example), achieved_gflops and the in-process fp32 matmul ceiling_gflops.
+  """
+  config_lib.validate(config, num_devices=jax.device_count() if program == 'addjax' else 1)
+  runner = PROGRAMS[program](config, data.make_splits(config), steps)
+  runner.run()  # Warm-up: first-call allocations, caches.
+  per_sec = [runner.examples_per_call / _timed(runner.run) for _ in range(repeats)]
   flops = flops_per_example(config)
-  ceiling = matmul_ceiling_gflops(matmul_size)
-  result = {'device': jax.devices()[0].device_kind, 'platform': jax.default_backend(),
-            'digits': config.digits, 'num_layers': config.num_layers, 'hidden_size': config.hidden_size,
-            'batch_size': config.batch_size, 'model_gflops': flops['train'] / 1e9,
-            'ceiling_gflops': ceiling}
-  for name, program in programs.items():
-    per_sec = [program.examples_per_call / t for t in times[name]]
-    prefix = '' if name == 'addjax' else f'{name}_'
-    result.update({
-        f'{prefix}examples_per_sec': statistics.median(per_sec),
-        f'{prefix}examples_per_sec_best': max(per_sec),
-        f'{prefix}achieved_gflops': statistics.median(per_sec) * flops['train'] / 1e9,
-        f'{prefix}compile_sec': program.compile_sec,
-    })
-  if with_reference:
-    result['speedup_vs_reference'] = result['examples_per_sec'] / result['reference_examples_per_sec']
-  return result
+  return {'program': program, 'device': jax.devices()[0].device_kind, 'platform': jax.default_backend(),
+          'num_devices': jax.device_count() if program == 'addjax' else 1, 'cpu_cores': host.cpu_cores(),
+          'digits': config.digits, 'num_layers': config.num_layers, 'hidden_size': config.hidden_size,
+          'batch_size': config.batch_size, 'steps': steps, 'repeats': repeats,
+          'examples_per_sec': statistics.median(per_sec), 'examples_per_sec_best': max(per_sec),
+          'compile_sec': runner.compile_sec, 'model_gflops': flops['train'] / 1e9,
+          'achieved_gflops': statistics.median(per_sec) * flops['train'] / 1e9,
+          'ceiling_gflops': matmul_ceiling_gflops(matmul_size)}
 
 
 def report_lines(result: dict) -> list[str]:
-  lines = [f'{result["platform"]} ({result["device"]}); {result["digits"]} digits, {result["num_layers"]} '
-           f'decoder layer(s), hidden {result["hidden_size"]}, batch {result["batch_size"]}; '
-           f'{result["model_gflops"] * 1e3:.2f} MFLOP per training example']
-  for prefix, name in (('', 'addjax'), ('reference_', 'reference (nn.RNN, a call per batch)')):
-    if f'{prefix}examples_per_sec' in result:
-      lines.append(f'{name}: {result[f"{prefix}examples_per_sec"]:,.0f} examples/s median '
-                   f'({result[f"{prefix}examples_per_sec_best"]:,.0f} best), '
-                   f'{result[f"{prefix}achieved_gflops"]:.1f} GFLOP/s, compiled in '
-                   f'{result[f"{prefix}compile_sec"]:.1f} s')
-  lines.append(f'ceiling: {result["ceiling_gflops"]:.1f} GFLOP/s (fp32 matmul); addjax reaches '
-               f'{100 * result["achieved_gflops"] / result["ceiling_gflops"]:.1f}% of it')
-  if 'speedup_vs_reference' in result:
-    lines.append(f'speedup over the reference: {result["speedup_vs_reference"]:.2f}x')
-  return lines
+  return [f'{result["platform"]} ({result["device"]}, {result["num_devices"]} device(s), '
+          f'{result["cpu_cores"]} cores); {result["digits"]} digits, {result["num_layers"]} decoder layer(s), '
+          f'hidden {result["hidden_size"]}, batch {result["batch_size"]}; '
+          f'{result["model_gflops"] * 1e3:.2f} MFLOP per training example',
+          f'{NAMES[result["program"]]}: {result["examples_per_sec"]:,.0f} examples/s median '
+          f'({result["examples_per_sec_best"]:,.0f} best), {result["achieved_gflops"]:.1f} GFLOP/s, compiled in '
+          f'{result["compile_sec"]:.1f} s',
+          f'ceiling: {result["ceiling_gflops"]:.1f} GFLOP/s (fp32 matmul, {FLAGS.matmul_size}^2); reached '
+          f'{100 * result["achieved_gflops"] / result["ceiling_gflops"]:.1f}% of it']
 
 
 def main(argv: list[str]) -> None:
@@ -181,10 +172,12 @@ def main(argv: list[str]) -> None:
     cli.usage_error(f'unexpected arguments {argv[1:]}')
   config = main_lib.load_config()
   logging.set_verbosity(logging.WARNING)
-  if FLAGS.steps < 1 or FLAGS.repeats < 1:
-    cli.usage_error('--steps and --repeats must be integers >= 1')
+  if FLAGS.steps < 1 or FLAGS.repeats < 1 or FLAGS.matmul_size < 1:
+    cli.usage_error('--steps, --repeats and --matmul_size must be integers >= 1')
+  if FLAGS.program == 'addjax':
+    host.use_one_device_per_core(config.batch_size)  # As addjax.main does.
   try:
-    result = benchmark(config, FLAGS.steps, FLAGS.repeats, FLAGS.reference, FLAGS.matmul_size)
+    result = benchmark(config, FLAGS.program, FLAGS.steps, FLAGS.repeats, FLAGS.matmul_size)
   except config_lib.ConfigError as e:
     cli.usage_error(str(e))
   for line in report_lines(result):
