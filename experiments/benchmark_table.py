@@ -1,9 +1,17 @@
-"""Throughput of every experiment config against the straightforward Flax version and the machine's ceiling.
+"""Training throughput of addjax and its peers, side by side, over batch sizes and depths: one table, one run.
 
-python experiments/benchmark_table.py [--configs two_digits three_digits ...] [--steps 200] [--repeats 3]
+python experiments/benchmark_table.py [--rounds 3] [--compare_python .venv-compare/bin/python]
 
-Runs `python -m addjax.benchmark --reference --json` per config (each in its own process, ours and the
-reference interleaved inside it) and writes results/benchmarks.json and results/benchmarks.md.
+For each setting (digits, decoder layers, batch) the peers are timed one after another, each in a process of
+its own, round after round, and each peer's median over the rounds is reported:
+- addjax: `python -m addjax.benchmark --program addjax` (the real training program, as addjax.main runs it);
+- flax_naive: `--program reference` (nn.RNN over OptimizedLSTMCell, a jitted call per batch);
+- torch_fp32: the seed's model in PyTorch (nn.LSTM), fp32; torch_bf16 the same under bf16 autocast, timed
+  only where it can pay: a CPU with AMX, or a GPU;
+- keras: the seed's Keras model and model.fit, at batch 32 (the seed's batch) only.
+A peer whose Python lacks its framework is left out and named. The machine, its load before the run, the
+core count and the in-process fp32 matmul ceiling are written beside the numbers, into
+results/benchmarks.json and .md (or --out). Run it with nothing else on the machine.
 """
 
 import argparse
@@ -11,50 +19,130 @@ import json
 import os
 import pathlib
 import platform
+import statistics
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONFIGS = ('two_digits', 'three_digits', 'four_digits', 'five_digits', 'fourteen_digits', 'twentyone_digits',
-           'two_digits_fast', 'three_digits_fast', 'five_digits_fast')
+SETTINGS = ((5, 1, 32), (5, 1, 256), (14, 3, 32), (14, 3, 128), (21, 5, 32), (21, 5, 256))
+PEERS = ('addjax', 'flax_naive', 'torch_fp32', 'torch_bf16', 'keras')
+# Examples per timed call, by digits: about a second of training on a 2-core CPU.
+EXAMPLES_PER_CALL = {5: 8192, 14: 2048, 21: 1024}
+
+
+def cpu_model() -> tuple[str, bool]:
+  """The CPU's model name and whether it has AMX (bf16 matrix tiles): where bf16 can pay on a CPU."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      text = f.read()
+  except OSError:
+    return platform.processor() or 'unknown CPU', False
+  name = next((line.split(':', 1)[1].strip() for line in text.splitlines() if line.startswith('model name')),
+              'unknown CPU')
+  return name, 'amx_bf16' in text
+
+
+def peer_command(peer: str, setting: tuple[int, int, int], compare_python: str, gpu: bool) -> list[str] | None:
+  digits, layers, batch = setting
+  steps = max(3, EXAMPLES_PER_CALL.get(digits, 2048) // batch)
+  if peer in ('addjax', 'flax_naive'):
+    return [sys.executable, '-m', 'addjax.benchmark', '--config', str(ROOT / 'configs' / 'five_digits.py'),
+            f'--config.digits={digits}', f'--config.num_layers={layers}', f'--config.batch_size={batch}',
+            f'--config.training_size={max(20_000, 4 * steps * batch)}', f'--steps={steps}', '--repeats=3',
+            f'--program={"addjax" if peer == "addjax" else "reference"}', '--json']
+  if peer == 'keras' and batch != 32:
+    return None
+  framework = 'keras' if peer == 'keras' else 'torch'
+  command = [compare_python, str(ROOT / 'experiments' / 'frameworks' / f'{framework}_addition.py'),
+             f'--digits={digits}', f'--num_layers={layers}', f'--batch_size={batch}', f'--steps={steps}',
+             '--repeats=3']
+  if peer == 'torch_bf16':
+    command.append('--bf16')
+  if framework == 'torch' and gpu:
+    command.append('--device=cuda')
+  return command
+
+
+def run_json(command: list[str]) -> dict | str:
+  """The last JSON line the command prints, or its last line of error."""
+  env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL='3')
+  result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+  if result.returncode != 0:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else f'exit status {result.returncode}'
+  return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--configs', nargs='+', default=list(CONFIGS))
-  parser.add_argument('--steps', type=int, default=200)
-  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--rounds', type=int, default=3)
+  parser.add_argument('--peers', nargs='+', default=list(PEERS), choices=PEERS)
+  parser.add_argument('--settings', nargs='+', default=[f'{d},{l},{b}' for d, l, b in SETTINGS],
+                      help='digits,layers,batch triples')
+  parser.add_argument('--compare_python', default=str(ROOT / '.venv-compare' / 'bin' / 'python'),
+                      help='A Python with PyTorch and TensorFlow (make compare-env); the GPU machine\'s python3.')
+  parser.add_argument('--gpu', action='store_true', help='Run PyTorch on CUDA (addjax uses any GPU it sees).')
   parser.add_argument('--out', default=str(ROOT / 'results' / 'benchmarks'))
   args = parser.parse_args()
+  settings = [tuple(int(x) for x in s.split(',')) for s in args.settings]
 
+  cpu, has_amx = cpu_model()
+  peers = [p for p in args.peers if p != 'torch_bf16' or has_amx or args.gpu]
+  load = os.getloadavg()[0]
+  rates = {s: {p: [] for p in peers} for s in settings}
+  reports, failures = {}, {}
+  for round_index in range(args.rounds):
+    for setting in settings:
+      for peer in peers:
+        command = peer_command(peer, setting, args.compare_python, args.gpu)
+        if command is None or peer in failures:
+          continue
+        report = run_json(command)
+        if isinstance(report, str):
+          failures[peer] = report
+          continue
+        rates[setting][peer].append(report['examples_per_sec'])
+        reports[setting, peer] = report
+      print(f'round {round_index + 1}, {setting}: ' + ', '.join(
+          f'{p} {r[-1]:,.0f}' for p, r in rates[setting].items() if r), flush=True)
+
+  ours = [r for (s, p), r in reports.items() if p == 'addjax']
+  machine = (f'{cpu}, {os.cpu_count()} cores{", AMX" if has_amx else ""}; '
+             f'{ours[0]["platform"]} ({ours[0]["device"]})' if ours else cpu)
   rows = []
-  for name in args.configs:
-    command = [sys.executable, '-m', 'addjax.benchmark', '--config', str(ROOT / 'configs' / f'{name}.py'),
-               '--reference', '--json', f'--steps={args.steps}', f'--repeats={args.repeats}']
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    row = {'config': name, **json.loads(result.stdout.strip().splitlines()[-1])}
+  for setting in settings:
+    median = {p: statistics.median(v) for p, v in rates[setting].items() if v}
+    row = {'digits': setting[0], 'num_layers': setting[1], 'batch_size': setting[2],
+           'examples_per_sec': median, 'examples_per_sec_rounds': rates[setting]}
+    if (setting, 'addjax') in reports:
+      report = reports[setting, 'addjax']
+      row.update(num_devices=report['num_devices'], model_gflops=report['model_gflops'],
+                 achieved_gflops=median['addjax'] * report['model_gflops'],
+                 ceiling_gflops=report['ceiling_gflops'])
+      row['addjax_speedup'] = {p: median['addjax'] / v for p, v in median.items() if p != 'addjax'}
     rows.append(row)
-    print(f'{name}: {row["examples_per_sec"]:,.0f} examples/s, {row["speedup_vs_reference"]:.2f}x the reference',
-          flush=True)
-
-  machine = f'{platform.machine()}, {os.cpu_count()} cores, {rows[0]["platform"]} ({rows[0]["device"]})'
+  versions = {p: reports[s, p].get('version') for (s, p) in reports if 'version' in reports[s, p]}
+  result = {'machine': machine, 'load_before': load, 'rounds': args.rounds, 'peers': peers,
+            'left_out': failures, 'versions': versions, 'rows': rows}
   os.makedirs(os.path.dirname(args.out), exist_ok=True)
   with open(f'{args.out}.json', 'w') as f:
-    json.dump({'machine': machine, 'steps': args.steps, 'repeats': args.repeats, 'rows': rows}, f, indent=2)
-  lines = [f'Steady-state training throughput on {machine}; median of {args.repeats} timed calls of '
-           f'{args.steps} steps, addjax and the reference interleaved in one process per config. '
-           'The reference is Flax nn.RNN over OptimizedLSTMCell with a jitted call per batch. GFLOP/s count '
-           'the model\'s matmuls (forward and backward); the ceiling is a 2048x2048 fp32 matmul measured in the '
-           'same process.', '',
-           '| config | digits | layers | batch | MFLOP/example | addjax examples/s | reference examples/s | '
-           'speedup | addjax GFLOP/s | ceiling GFLOP/s | of ceiling |',
-           '|---|---|---|---|---|---|---|---|---|---|---|']
-  for r in rows:
-    lines.append(f'| {r["config"]} | {r["digits"]} | {r["num_layers"]} | {r["batch_size"]} | '
-                 f'{r["model_gflops"] * 1e3:.2f} | {r["examples_per_sec"]:,.0f} | '
-                 f'{r["reference_examples_per_sec"]:,.0f} | {r["speedup_vs_reference"]:.2f}x | '
-                 f'{r["achieved_gflops"]:.1f} | {r["ceiling_gflops"]:.0f} | '
-                 f'{100 * r["achieved_gflops"] / r["ceiling_gflops"]:.0f}% |')
+    json.dump(result, f, indent=2)
+
+  header = ' | '.join(['digits, layers, batch'] + peers + [f'addjax / {p}' for p in peers if p != 'addjax']
+                      + ['addjax GFLOP/s', 'of ceiling'])
+  lines = [f'Training examples/s on {machine}; 1-minute load {load:.2f} before the run; median of '
+           f'{args.rounds} interleaved rounds, each peer in a process of its own. GFLOP/s count the model\'s '
+           'matmuls, forward and backward; the ceiling is a 2048x2048 fp32 matmul in addjax\'s process.'
+           + (f' Left out: {"; ".join(f"{p} ({e})" for p, e in failures.items())}.' if failures else ''), '',
+           f'| {header} |', '|' + '---|' * (header.count('|') + 1)]
+  for row in rows:
+    median, speedup = row['examples_per_sec'], row.get('addjax_speedup', {})
+    cells = [f'{row["digits"]}, {row["num_layers"]}, {row["batch_size"]}']
+    cells += [f'{median[p]:,.0f}' if p in median else '-' for p in peers]
+    cells += [f'{speedup[p]:.2f}x' if p in speedup else '-' for p in peers if p != 'addjax']
+    cells += ([f'{row["achieved_gflops"]:.1f}', f'{100 * row["achieved_gflops"] / row["ceiling_gflops"]:.0f}% '
+               f'of {row["ceiling_gflops"]:.0f}'] if 'achieved_gflops' in row else ['-', '-'])
+    lines.append('| ' + ' | '.join(cells) + ' |')
   with open(f'{args.out}.md', 'w') as f:
     f.write('\n'.join(lines) + '\n')
   print('\n'.join(lines))
