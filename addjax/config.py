@@ -15,7 +15,7 @@ def base_config() -> ml_collections.ConfigDict:
   """The seed's settings: reversed 3-digit queries, one LSTM(128) decoder layer, Adam 1e-3, batch 32."""
   config = ml_collections.ConfigDict()
 
-  # Data: the seed's names, lower-cased. 10% of training_size is held out for validation, as in the seed.
+  # Data: the seed's names, lower-cased. data.VAL_FRACTION of training_size is held out for validation.
   config.digits = 3
   config.training_size = 50_000
   config.reverse = True
@@ -70,6 +70,14 @@ def run_seeds(config: ml_collections.ConfigDict) -> list[int]:
   return [config.seed + i for i in range(config.num_seeds)]
 
 
+def with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+  """config as a lone run with this seed: model `seed` of a num_seeds run is trained exactly as that run."""
+  config = config.copy_and_resolve_references()
+  config.seed = seed
+  config.num_seeds = 1
+  return config
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   """Raises ConfigError naming the first field whose value cannot work, and what is accepted.
 
@@ -103,12 +111,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     _require(config, name, config[name] >= 0, 'an integer >= 0')
 
   pairs = data.num_unique_pairs(config.digits)
-  _require(config, 'training_size', 10 <= config.training_size <= pairs,
-           f'10 .. {pairs:,} (the unordered pairs of numbers of up to {config.digits} digits; '
-           'at least 10 so that the 10% validation split is not empty)')
-  num_train = config.training_size - config.training_size // 10
+  smallest = math.ceil(1 / data.VAL_FRACTION)
+  split = f'the {float(data.VAL_FRACTION):.0%} validation split'
+  _require(config, 'training_size', smallest <= config.training_size <= pairs,
+           f'{smallest} .. {pairs:,} (the unordered pairs of numbers of up to {config.digits} digits; '
+           f'at least {smallest} so that {split} is not empty)')
+  num_train = data.num_training_examples(config.training_size)
   _require(config, 'batch_size', config.batch_size <= num_train,
-           f'1 .. {num_train:,} (the training examples left after the 10% validation split)')
+           f'1 .. {num_train:,} (the training examples left after {split})')
   _require(config, 'batch_size', config.batch_size % num_devices == 0,
            f'a multiple of {num_devices}: each batch is split evenly over the {num_devices} devices of this run')
 

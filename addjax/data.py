@@ -28,6 +28,9 @@ ZERO_ID: int = CHARS.index('0')  # digit d has id ZERO_ID + d
 _GENERATE_STREAM = 0
 _SPLIT_STREAM = 1
 
+# The share of the generated examples held out for validation, never trained on, as in the seed.
+VAL_FRACTION = Fraction(1, 10)
+
 _WORD_DIGITS = 19  # decimal digits per uint64 word: 10**19 - 1 < 2**64
 _MIN_ROUND = 1024  # fewest candidate pairs drawn per round, so near-exhaustive requests converge
 
@@ -53,6 +56,16 @@ def num_unique_pairs(digits: int) -> int:
   """Number of unordered pairs {a, b} with 0 <= a, b < 10**digits."""
   n = 10**digits
   return n * (n + 1) // 2
+
+
+def num_validation_examples(num_examples: int) -> int:
+  """Examples of num_examples that split() holds out: floor(num_examples * VAL_FRACTION)."""
+  return math.floor(num_examples * VAL_FRACTION)
+
+
+def num_training_examples(num_examples: int) -> int:
+  """Examples of num_examples that split() leaves for training."""
+  return num_examples - num_validation_examples(num_examples)
 
 
 def generate(num_examples: int, digits: int, reverse: bool = True,
@@ -87,7 +100,7 @@ def generate(num_examples: int, digits: int, reverse: bool = True,
   return queries, answers
 
 
-def split(queries: np.ndarray, answers: np.ndarray, seed: int = 0, val_fraction: float = 0.1
+def split(queries: np.ndarray, answers: np.ndarray, seed: int = 0, val_fraction: float | Fraction = VAL_FRACTION
           ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
   """Shuffles, then keeps the last floor(n * val_fraction) examples for validation.
 
@@ -107,7 +120,7 @@ def split(queries: np.ndarray, answers: np.ndarray, seed: int = 0, val_fraction:
 
 
 def make_splits(config: Any) -> dict[str, np.ndarray]:
-  """Generates config.training_size problems and splits off 10% for validation.
+  """Generates config.training_size problems and splits off VAL_FRACTION of them for validation.
 
   Reads config.training_size, config.digits, config.reverse and config.seed.
   """
