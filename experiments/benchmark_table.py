@@ -65,7 +65,8 @@ def peer_command(peer: str, setting: tuple[int, int, int], compare_python: str, 
 
 def run_json(command: list[str]) -> dict | str:
   """The last JSON line the command prints, or its last line of error."""
-  env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL='3')
+  path = os.pathsep.join([str(ROOT)] + ([os.environ['PYTHONPATH']] if os.environ.get('PYTHONPATH') else []))
+  env = dict(os.environ, PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL='3')
   result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
   if result.returncode != 0:
     lines = (result.stderr or result.stdout).strip().splitlines()
@@ -105,13 +106,21 @@ def main() -> None:
         reports[setting, peer] = report
       print(f'round {round_index + 1}, {setting}: ' + ', '.join(
           f'{p} {r[-1]:,.0f}' for p, r in rates[setting].items() if r), flush=True)
+      write_table(args.out, settings, peers, rates, reports, failures, load, args.rounds)
 
+
+def write_table(out: str, settings: list, peers: list[str], rates: dict, reports: dict, failures: dict,
+                load: float, rounds: int) -> None:
+  """results/benchmarks.json and .md from the rounds timed so far (rewritten after each setting)."""
+  cpu, has_amx = cpu_model()
   ours = [r for (s, p), r in reports.items() if p == 'addjax']
   machine = (f'{cpu}, {os.cpu_count()} cores{", AMX" if has_amx else ""}; '
              f'{ours[0]["platform"]} ({ours[0]["device"]})' if ours else cpu)
   rows = []
   for setting in settings:
     median = {p: statistics.median(v) for p, v in rates[setting].items() if v}
+    if not median:
+      continue
     row = {'digits': setting[0], 'num_layers': setting[1], 'batch_size': setting[2],
            'examples_per_sec': median, 'examples_per_sec_rounds': rates[setting]}
     if (setting, 'addjax') in reports:
@@ -122,16 +131,16 @@ def main() -> None:
       row['addjax_speedup'] = {p: median['addjax'] / v for p, v in median.items() if p != 'addjax'}
     rows.append(row)
   versions = {p: reports[s, p].get('version') for (s, p) in reports if 'version' in reports[s, p]}
-  result = {'machine': machine, 'load_before': load, 'rounds': args.rounds, 'peers': peers,
+  result = {'machine': machine, 'load_before': load, 'rounds': rounds, 'peers': peers,
             'left_out': failures, 'versions': versions, 'rows': rows}
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(f'{args.out}.json', 'w') as f:
+  os.makedirs(os.path.dirname(out), exist_ok=True)
+  with open(f'{out}.json', 'w') as f:
     json.dump(result, f, indent=2)
 
   header = ' | '.join(['digits, layers, batch'] + peers + [f'addjax / {p}' for p in peers if p != 'addjax']
                       + ['addjax GFLOP/s', 'of ceiling'])
   lines = [f'Training examples/s on {machine}; 1-minute load {load:.2f} before the run; median of '
-           f'{args.rounds} interleaved rounds, each peer in a process of its own. GFLOP/s count the model\'s '
+           f'{rounds} interleaved rounds, each peer in a process of its own. GFLOP/s count the model\'s '
            'matmuls, forward and backward; the ceiling is a 2048x2048 fp32 matmul in addjax\'s process.'
            + (f' Left out: {"; ".join(f"{p} ({e})" for p, e in failures.items())}.' if failures else ''), '',
            f'| {header} |', '|' + '---|' * (header.count('|') + 1)]
@@ -143,9 +152,8 @@ def main() -> None:
     cells += ([f'{row["achieved_gflops"]:.1f}', f'{100 * row["achieved_gflops"] / row["ceiling_gflops"]:.0f}% '
                f'of {row["ceiling_gflops"]:.0f}'] if 'achieved_gflops' in row else ['-', '-'])
     lines.append('| ' + ' | '.join(cells) + ' |')
-  with open(f'{args.out}.md', 'w') as f:
+  with open(f'{out}.md', 'w') as f:
     f.write('\n'.join(lines) + '\n')
-  print('\n'.join(lines))
 
 
 if __name__ == '__main__':

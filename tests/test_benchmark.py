@@ -1,4 +1,5 @@
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def test_command_line_times_a_program_against_the_ceiling_as_json(program, devic
       ['taskset', '-c', '0,1', sys.executable, '-m', 'addjax.benchmark', '--config',
        str(ROOT / 'configs' / 'two_digits.py'), '--config.hidden_size=32', '--steps=20', '--repeats=2',
        '--matmul_size=256', f'--program={program}', '--json'],
-      cwd=ROOT, capture_output=True, text=True, timeout=300)
+      cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert result.returncode == 0, result.stderr
   report = json.loads(result.stdout.strip().splitlines()[-1])
   for key in ('examples_per_sec', 'model_gflops', 'ceiling_gflops', 'compile_sec', 'achieved_gflops'):
