@@ -1,122 +1,177 @@
-"""A workdir's durable state: config.json, metrics.jsonl and Orbax checkpoints of the train state.
+"""Orbax checkpoints of the train state, one per epoch under workdir/checkpoints (the step is the epoch).
 
-Every write is atomic (a temporary file renamed into place, or Orbax's own commit), so a run killed at any
-moment leaves either the old or the new version of each file, never half of one.
-
-In a run of several processes the workdir must be one directory that all of them see (a shared file system,
-as Orbax needs): every process takes part in each checkpoint, only process 0 writes config.json and
-metrics.jsonl (the `write` arguments below).
+A checkpoint is committed by Orbax's rename of its temporary directory, so a kill leaves a whole checkpoint
+or a partial `<step>.orbax-checkpoint-tmp*` directory that no reader takes for one; remove_partial clears
+those. A committed checkpoint whose files were damaged afterwards (a copy cut short, a bad disk) fails to
+restore; restore_newest_intact then takes the newest one that does restore. Every process of a run calls
+save and wait: Orbax writes each array once and commits when all are done.
 """
 
-import json
+import dataclasses
+import glob
 import os
+import re
+import shutil
 from typing import Any
 
-import ml_collections
 import orbax.checkpoint as ocp
 
-from addjax import config as config_lib
+from addjax import cli
+from addjax import workdir as workdir_lib
 
-CONFIG_FILE = 'config.json'
-METRICS_FILE = 'metrics.jsonl'
-CHECKPOINT_DIR = 'checkpoints'
-
-
-def write_atomic(path: str, text: str) -> None:
-  """Writes text to path through a temporary file and a rename, so readers see all of it or none."""
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    f.write(text)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+_PARTIAL_SUFFIX = '.orbax-checkpoint-tmp'  # Orbax's name for a checkpoint not yet committed.
+DAMAGED_DIR = 'damaged_checkpoints'  # Where a run moves checkpoints it cannot read, out of Orbax's way.
 
 
-def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, write: bool = True) -> None:
-  """Creates workdir and writes config.json; refuses a workdir trained with a config that differs.
+Manager = ocp.CheckpointManager
 
-  Only the fields in config.RESUMABLE_FIELDS (num_epochs and how fast, not what, the run computes) may
-  change on resume; config.json is then rewritten with the new values. A field that a stored config.json
-  lacks (added to base_config since that run began) counts as its default. write=False only checks.
+
+class SaveError(RuntimeError):
+  """A checkpoint could not be written (no space, a read-only or vanished file system); names the cause."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  """A checkpoint read back, and the newer ones that could not be."""
+  step: int
+  state: Any
+  meta: dict[str, Any]
+  damaged: tuple[tuple[int, str], ...] = ()  # (step, why) of each newer checkpoint that failed to restore.
+
+  def note(self, workdir: str) -> str | None:
+    """One line naming the damaged checkpoints and the one used instead; None when there were none."""
+    if not self.damaged:
+      return None
+    what = '; '.join(f'checkpoint {step} cannot be read ({why})' for step, why in self.damaged)
+    return f'{workdir}: {what}; using checkpoint {self.step}, the newest intact one'
+
+
+def manager(workdir: str, max_to_keep: int, read_only: bool = False) -> Manager:
+  """The CheckpointManager of workdir/checkpoints.
+
+  Args:
+    workdir: the run's directory.
+    max_to_keep: how many of the newest checkpoints a writer keeps.
+    read_only: for readers (predict, evaluate, the demo): creates and deletes nothing.
+  """
+  # A reader leaves max_to_keep and create unset: Orbax warns about either with read_only.
+  options = ocp.CheckpointManagerOptions(max_to_keep=None if read_only else max_to_keep, create=not read_only,
+                                         read_only=read_only)
+  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)),
+                               options=options, item_names=('state', 'meta'))
+
+
+def save(mngr: Manager, epoch: int, state: Any, meta: dict[str, Any]) -> None:
+  """Starts saving asynchronously (Orbax copies the arrays off the device before it returns); see wait.
+
+  Raises:
+    SaveError: the save could not start, or the previous one failed.
   """
   try:
-    os.makedirs(workdir, exist_ok=True)
-  except OSError as e:
-    raise config_lib.ConfigError(f'cannot create workdir {workdir!r}: {e.strerror}') from None
-  path = os.path.join(workdir, CONFIG_FILE)
-  current = config.to_dict()
-  if os.path.exists(path):
-    with open(path) as f:
-      stored = {**config_lib.base_config().to_dict(), **json.load(f)}
-    changed = sorted(k for k in set(stored) | set(current)
-                     if k not in config_lib.RESUMABLE_FIELDS and stored.get(k) != current.get(k))
-    if changed:
-      diffs = ', '.join(f'{k} {stored.get(k)!r} -> {current.get(k)!r}' for k in changed)
-      raise config_lib.ConfigError(
-          f'workdir {workdir!r} holds a run with another config ({diffs}); resume with its config '
-          f'(only {", ".join(sorted(config_lib.RESUMABLE_FIELDS))} may change) or choose a new --workdir')
-  if write:
-    write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + '\n')
+    mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+  except Exception as e:  # Orbax and tensorstore raise many kinds for one failed write.
+    raise SaveError(_cause(e)) from e
 
 
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  with open(os.path.join(workdir, CONFIG_FILE)) as f:
-    return ml_collections.ConfigDict(json.load(f))
+def wait(mngr: Manager) -> None:
+  """Blocks until the saves started so far are committed.
 
-
-def read_metrics(workdir: str) -> list[dict[str, Any]]:
-  """The complete lines of metrics.jsonl; a line cut short by a kill is skipped."""
-  path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.exists(path):
-    return []
-  records = []
-  with open(path) as f:
-    for line in f:
-      try:
-        records.append(json.loads(line))
-      except json.JSONDecodeError:
-        continue
-  return records
-
-
-def truncate_metrics(workdir: str, last_epoch: int, write: bool = True) -> list[dict[str, Any]]:
-  """Keeps the lines of epochs <= last_epoch (those the checkpoint covers) and returns them.
-
-  A line is appended before its epoch's checkpoint is committed, so after a kill the file may be one epoch
-  ahead of the checkpoint; that epoch is replayed, exactly, and its line written again. write=False only
-  reads.
+  Raises:
+    SaveError: a save failed; its checkpoint is not committed.
   """
-  records = [r for r in read_metrics(workdir) if r.get('epoch', 0) <= last_epoch]
-  path = os.path.join(workdir, METRICS_FILE)
-  if write and os.path.exists(path):
-    write_atomic(path, ''.join(json.dumps(r) + '\n' for r in records))
-  return records
+  try:
+    mngr.wait_until_finished()
+  except Exception as e:
+    raise SaveError(_cause(e)) from e
 
 
-def append_metrics(workdir: str, record: dict[str, Any]) -> None:
-  with open(os.path.join(workdir, METRICS_FILE), 'a') as f:
-    f.write(json.dumps(record) + '\n')
-    f.flush()
-    os.fsync(f.fileno())
+def _cause(error: BaseException) -> str:
+  """The operating system's words for a failed write where the error carries them, else its first line."""
+  cause: BaseException | None = error
+  while cause is not None:
+    if isinstance(cause, OSError) and cause.strerror:
+      return cause.strerror
+    cause = cause.__cause__ or cause.__context__
+  code = re.search(r"os_error_code='?([0-9]+)", str(error))  # tensorstore's form.
+  return os.strerror(int(code[1])) if code else cli.one_line(error)
 
 
-def manager(workdir: str, max_to_keep: int) -> ocp.CheckpointManager:
-  """Checkpoints under workdir/checkpoints, one per epoch (the step number is the epoch)."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)), options=options,
-                               item_names=('state', 'meta'))
+def close(mngr: Manager) -> None:
+  """Closes mngr, waiting for a save in flight; a failure there was already raised by wait, or is moot."""
+  try:
+    mngr.close()
+  except Exception:  # Either reported by wait() or the run is already stopping for another reason.
+    pass
 
 
-def save(mngr: ocp.CheckpointManager, epoch: int, state: Any, meta: dict[str, Any]) -> None:
-  """Saves asynchronously: Orbax copies the arrays off the device before it returns."""
-  mngr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+def restore(mngr: Manager, step: int, abstract_state: Any = None) -> tuple[Any, dict[str, Any]]:
+  """(state, meta) of checkpoint `step`; with abstract_state None, the state as saved (no target)."""
+  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
+                                                        meta=ocp.args.JsonRestore()))
+  return restored.state, restored.meta
 
 
-def restore_latest(mngr: ocp.CheckpointManager, abstract_state: Any) -> tuple[int, Any, dict[str, Any]] | None:
-  """(epoch, state, meta) of the latest committed checkpoint, or None when there is none."""
-  epoch = mngr.latest_step()
-  if epoch is None:
-    return None
-  restored = mngr.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
-                                                         meta=ocp.args.JsonRestore()))
-  return epoch, restored.state, restored.meta
+def restore_newest_intact(mngr: Manager, abstract_state: Any = None,
+                          steps: list[int] | None = None) -> Restored | None:
+  """The newest checkpoint that restores, trying each in turn from the newest.
+
+  Args:
+    mngr: the workdir's manager.
+    abstract_state: the state's structure, shapes and shardings; None restores the state as saved.
+    steps: the steps to try (default: every committed one).
+
+  Returns:
+    The restored checkpoint with the newer ones that failed, or None when there is no checkpoint at all.
+
+  Raises:
+    NoIntactCheckpointError: checkpoints exist but none restores.
+  """
+  steps = sorted(mngr.all_steps() if steps is None else steps, reverse=True)
+  damaged = []
+  for step in steps:
+    try:
+      state, meta = restore(mngr, step, abstract_state)
+    except Exception as e:  # Missing, truncated or garbled files each raise their own kind.
+      damaged.append((step, cli.one_line(e)))
+      continue
+    return Restored(step, state, meta, tuple(damaged))
+  if damaged:
+    raise NoIntactCheckpointError(damaged)
+  return None
+
+
+class NoIntactCheckpointError(RuntimeError):
+  """Every checkpoint tried failed to restore."""
+
+  def __init__(self, damaged: list[tuple[int, str]]):
+    steps = ', '.join(str(step) for step, _ in damaged)
+    super().__init__(f'no checkpoint can be read (tried {steps}; the newest: {damaged[0][1]})')
+    self.damaged = damaged
+
+
+def remove_partial(workdir: str) -> list[str]:
+  """Removes the uncommitted checkpoint directories of workdir (a save cut short); returns their names."""
+  pattern = os.path.join(glob.escape(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)), f'*{_PARTIAL_SUFFIX}*')
+  removed = []
+  for path in sorted(glob.glob(pattern)):
+    shutil.rmtree(path, ignore_errors=True)
+    removed.append(os.path.basename(path))
+  return removed
+
+
+def set_aside(workdir: str, steps: list[int]) -> str:
+  """Moves the checkpoints of `steps` to workdir/damaged_checkpoints (kept for a look, out of Orbax's way).
+
+  Returns:
+    The folder they were moved to.
+  """
+  destination = os.path.join(workdir, DAMAGED_DIR)
+  os.makedirs(destination, exist_ok=True)
+  for step in steps:
+    source = os.path.join(workdir, workdir_lib.CHECKPOINT_DIR, str(step))
+    target, copy = os.path.join(destination, str(step)), 1
+    while os.path.exists(target):  # The same step damaged twice: keep both.
+      copy += 1
+      target = os.path.join(destination, f'{step}.{copy}')
+    os.replace(source, target)
+  return destination

@@ -3,9 +3,10 @@
   python -m addjax.demo --workdir W [--step N] [--model_seed S] [--port P]
 
 Serves, on 127.0.0.1 only, a page with two boxes; the model's answer appears next to the true sum. The page
-asks GET /api/predict?a=535&b=61, which answers {"problem", "prediction", "sum", "correct"} through predict's
-code, or {"error"} with status 400 for input the run cannot take. Standard library only. Of a run trained with
---config.num_seeds=K, --model_seed picks the model that answers (default: the first; see predict).
+asks GET /api/predict?a=535&b=61, which answers {"problem", "prediction", "sum", "correct"} through
+addjax.inference, or {"error"} with status 400 for input the run cannot take; the server is the standard
+library's. Of a run trained with --config.num_seeds=K, --model_seed picks the model that answers (default:
+the first; see addjax.inference).
 """
 
 import html
@@ -21,7 +22,7 @@ from absl import flags
 from absl import logging
 
 from addjax import cli
-from addjax import predict
+from addjax import inference
 
 FLAGS = flags.FLAGS
 HOST = '127.0.0.1'  # Never another interface: the page runs a model for whoever can reach it.
@@ -91,22 +92,22 @@ form.addEventListener('submit', async (event) => {{
 """
 
 
-def answer(run: predict.Run, a: str, b: str) -> dict[str, Any]:
-  """predict.record for the two boxes' texts; raises predict.InputError naming the box that is wrong."""
+def answer(run: inference.Run, a: str, b: str) -> dict[str, Any]:
+  """inference.record for the two boxes' texts; raises inference.InputError naming the box that is wrong."""
   digits = run.config.digits
   accepted = f'a whole number of up to {digits} digit{"s" if digits > 1 else ""} 0-9'
   for name, text in (('first', a), ('second', b)):
     if not text.strip():
-      raise predict.InputError(f'the {name} number is empty: type {accepted}')
+      raise inference.InputError(f'the {name} number is empty: type {accepted}')
     if _NUMBER.fullmatch(text.strip()) is None:
-      raise predict.InputError(f'the {name} number {text!r} is not {accepted}')
-  problem, = predict.parse_problems([f'{a.strip()}+{b.strip()}'], digits)
-  return predict.record(problem, run.answers([problem])[0])
+      raise inference.InputError(f'the {name} number {text!r} is not {accepted}')
+  problem, = inference.parse_problems([f'{a.strip()}+{b.strip()}'], digits)
+  return inference.record(problem, run.answers([problem])[0])
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
   """GET / is the page, GET /api/predict?a=..&b=.. the answer; anything else 404."""
-  run: predict.Run  # Set on the subclass make_server builds.
+  run: inference.Run  # Set on the subclass make_server builds.
 
   def do_GET(self) -> None:
     url = urllib.parse.urlsplit(self.path)
@@ -117,7 +118,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
       query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
       try:
         body, status = answer(self.run, query.get('a', [''])[0], query.get('b', [''])[0]), 200
-      except predict.InputError as e:
+      except inference.InputError as e:
         body, status = {'error': str(e)}, 400
       except Exception as e:  # One bad request must not take the page down.
         logging.exception('prediction failed')
@@ -139,7 +140,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     del format, args  # One line per request would bury the address line; errors go through logging.
 
 
-def make_server(run: predict.Run, port: int) -> socketserver.TCPServer:
+def make_server(run: inference.Run, port: int) -> socketserver.TCPServer:
   """A threaded server on 127.0.0.1:port (0 picks a free port: see server.server_address)."""
   handler = type('RunHandler', (Handler,), {'run': run})
   server = http.server.ThreadingHTTPServer((HOST, port), handler)
@@ -149,7 +150,7 @@ def make_server(run: predict.Run, port: int) -> socketserver.TCPServer:
 
 def define_flags() -> None:
   """The flags of this command; called only when it runs, so importing the module defines none."""
-  predict.define_run_flags()
+  inference.define_run_flags()
   flags.DEFINE_integer('port', 8000, 'Port on 127.0.0.1; 0 picks a free one.', lower_bound=0,
                        upper_bound=65535)
 
@@ -158,11 +159,7 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--model_seed S] '
                     '[--port P]')
-  logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
-  try:
-    run = predict.load(FLAGS.workdir, FLAGS.step, model_seed=FLAGS.model_seed)
-  except predict.InputError as e:
-    cli.usage_error(str(e))
+  run = inference.load_from_flags()
   try:
     server = make_server(run, FLAGS.port)
   except OSError as e:
@@ -182,4 +179,4 @@ def main(argv: list[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main, flags_parser=predict.parse_flags)
+  app.run(main, flags_parser=inference.parse_flags)

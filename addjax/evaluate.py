@@ -8,11 +8,12 @@ again with data.make_splits(config) and compared row by row, token for token, in
 remains may include the run's validation problems, which it never trained on either; their count is given.
 
 Of a run trained with --config.num_seeds=K, --model_seed picks the model (default: the first, config.seed;
-see predict); the training split left out is that model's own, as each seed has its data set. --seed is the
+see addjax.inference); the training split left out is that model's own, as each seed has its data set. --seed is the
 seed of the draw, not of a model.
 
 Prints char_accuracy (Keras' per-position accuracy, padding included) and seq_accuracy (exact match of the
-whole answer), overall and by operand lengths, and writes them to W/evaluation.json.
+whole answer), overall and by operand lengths, and writes them to W/evaluation.json (of a num_seeds run,
+W/evaluation_seed<S>.json for the model of seed S).
 """
 
 import json
@@ -21,36 +22,21 @@ from typing import Any
 
 from absl import app
 from absl import flags
-from absl import logging
 import ml_collections
 import numpy as np
 
 from addjax import cli
 from addjax import data
-from addjax import predict
+from addjax import inference
+from addjax import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
-RESULT_FILE = 'evaluation.json'
+RESULT_FILE = 'evaluation.json'  # Of a num_seeds run, one per model: evaluation_seed<S>.json.
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Fresh problems.
 # ----------------------------------------------------------------------------------------------------------
-def swap_operands(queries: np.ndarray, reverse: bool) -> np.ndarray:
-  """The query rows of b+a for query rows of a+b, laid out the same way (padding right, then reversed)."""
-  natural = queries[:, ::-1] if reverse else queries
-  n, width = natural.shape
-  length = np.sum(natural != data.PAD_ID, axis=1)  # len(a) + 1 + len(b)
-  plus = np.argmax(natural == data.PLUS_ID, axis=1)  # len(a)
-  # Read "a+b+" cyclically from just after the first "+": that gives "b+a+"; keep its first `length` tokens.
-  cyclic = np.concatenate([natural, np.full((n, 1), data.PAD_ID, natural.dtype)], axis=1)
-  cyclic[np.arange(n), length] = data.PLUS_ID
-  position = np.arange(width)
-  swapped = np.take_along_axis(cyclic, (position + plus[:, None] + 1) % (length[:, None] + 1), axis=1)
-  swapped[position >= length[:, None]] = data.PAD_ID
-  return np.ascontiguousarray(swapped[:, ::-1]) if reverse else swapped
-
-
 def operand_lengths(queries: np.ndarray, reverse: bool) -> np.ndarray:
   """Digits in each operand [n, 2] of query rows."""
   natural = queries[:, ::-1] if reverse else queries
@@ -78,7 +64,7 @@ def fresh_problems(config: ml_collections.ConfigDict, num: int,
   # num + num_train gives `num` fresh ones, or, when that is every pair there is, all the fresh ones.
   num_draws = min(available, num + num_train)
   queries, answers = data.generate(num_draws, config.digits, config.reverse, seed)
-  keys, swapped_keys = _row_keys(queries), _row_keys(swap_operands(queries, config.reverse))
+  keys, swapped_keys = _row_keys(queries), _row_keys(data.swap_operands(queries, config.reverse))
   is_fresh = np.array([k not in train_keys and s not in train_keys for k, s in zip(keys, swapped_keys)], bool)
   chosen = np.flatnonzero(is_fresh)[:num]
   val_keys = set(_row_keys(splits['val_queries']))
@@ -104,8 +90,18 @@ def accuracies(predictions: np.ndarray, answers: np.ndarray) -> dict[str, Any]:
   }
 
 
-def evaluate(run: predict.Run, num: int, seed: int) -> dict[str, Any]:
-  """The model's accuracy on fresh problems: overall, by the longer operand's length, by both lengths."""
+def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
+  """The model's accuracy on fresh problems: overall, by the longer operand's length, by both lengths.
+
+  Args:
+    run: the loaded run (inference.load); its model answers.
+    num: how many fresh problems to draw (fewer when fewer exist).
+    seed: the seed of the draw.
+
+  Returns:
+    What evaluation.json holds: the run, step and model seed, the counts, char_accuracy and seq_accuracy
+    overall, by_longer_operand and by_operand_lengths.
+  """
   config = run.model_config  # This model's data set: every seed of a num_seeds run has its own.
   queries, answers, counts = fresh_problems(config, num, seed)
   predictions = run.predict_ids(queries) if len(queries) else np.zeros_like(answers)
@@ -130,20 +126,6 @@ def evaluate(run: predict.Run, num: int, seed: int) -> dict[str, Any]:
       'by_longer_operand': by_longer,
       'by_operand_lengths': by_lengths,
   }
-
-
-def write_atomic(path: str, text: str) -> None:
-  """Writes through a temporary file beside path and a rename: readers see all of it or none."""
-  tmp = f'{path}.{os.getpid()}.tmp'  # The pid keeps two evaluations of one workdir apart.
-  try:
-    with open(tmp, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -180,9 +162,17 @@ def report_lines(result: dict[str, Any]) -> list[str]:
   return lines
 
 
+def result_path(run: inference.Run) -> str:
+  """Where the evaluation of run's model goes: workdir/evaluation.json, or one file per model seed."""
+  if run.config.num_seeds == 1:
+    return os.path.join(run.workdir, RESULT_FILE)
+  stem, extension = os.path.splitext(RESULT_FILE)
+  return os.path.join(run.workdir, f'{stem}_seed{run.model_seed}{extension}')
+
+
 def define_flags() -> None:
   """The flags of this command; called only when it runs, so importing the module defines none."""
-  predict.define_run_flags()
+  inference.define_run_flags()
   flags.DEFINE_integer('num', 10_000, 'Fresh problems to draw (fewer when fewer exist).', lower_bound=1)
   flags.DEFINE_integer('seed', 1, 'Seed of the draw of problems (the model: --model_seed).', lower_bound=0)
 
@@ -191,14 +181,10 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--model_seed S] '
                     '[--num N] [--seed S]')
-  logging.set_verbosity(logging.WARNING)  # Orbax logs every file it reads at INFO.
-  try:
-    run = predict.load(FLAGS.workdir, FLAGS.step, model_seed=FLAGS.model_seed)
-  except predict.InputError as e:
-    cli.usage_error(str(e))
+  run = inference.load_from_flags()
   result = evaluate(run, FLAGS.num, FLAGS.seed)
-  path = os.path.join(FLAGS.workdir, RESULT_FILE)
-  write_atomic(path, json.dumps(result, indent=2) + '\n')
+  path = result_path(run)
+  workdir_lib.write_atomic(path, json.dumps(result, indent=2) + '\n')
   for line in report_lines(result):
     print(line)
   print(f'wrote {path}')
@@ -206,4 +192,4 @@ def main(argv: list[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main, flags_parser=predict.parse_flags)
+  app.run(main, flags_parser=inference.parse_flags)

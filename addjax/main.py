@@ -1,6 +1,6 @@
-"""Trains an experiment: python -m addjax.main --config configs/five_digits.py [--config.batch_size=128] [--workdir DIR].
+"""Trains an experiment: python -m addjax.main --config configs/five_digits.py [--config.FIELD=V] [--workdir DIR].
 
-Running the same command on the same workdir resumes from its latest checkpoint. The run uses every device
+Running the same command on the same workdir resumes from its newest intact checkpoint. The run uses every device
 it sees (the batch is split over them). Several processes, on one host or many, join one run with
 --coordinator_address, --num_processes and --process_id (the same command in each, but the process id), or
 with --distributed where jax.distributed.initialize finds them in the cluster's environment (Slurm, Open MPI,
@@ -11,16 +11,25 @@ import os
 import re
 import sys
 
+# Process-wide settings are the command's, made here before the imports below load scipy's OpenBLAS (flax
+# and orbax do), which reads its thread count once. On a CPU the QR decompositions of the orthogonal
+# initialisers run in that OpenBLAS, whose threads spin while they wait: on a machine whose cores are busy,
+# one 512x128 QR then takes seconds instead of a millisecond. One thread is plenty for matrices this small;
+# XLA's own matmuls do not use OpenBLAS. A value the user set is kept.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
+
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 import ml_collections
 from ml_collections import config_flags
 
+from addjax import checkpoint
 from addjax import config as config_lib
-from addjax.cli import one_line, usage_error
+from addjax import host
 from addjax import train
+from addjax import workdir as workdir_lib
+from addjax.cli import one_line, quiet_logs, usage_error
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file, e.g. configs/three_digits.py; '
@@ -45,6 +54,7 @@ _CONFIG_ERRORS = (flags.Error, ValueError, TypeError, KeyError, AttributeError, 
 
 
 def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parse of the command line; a bad flag or config override ends in usage_error's one line."""
   try:
     return FLAGS(argv)
   except _CONFIG_ERRORS as e:
@@ -94,10 +104,12 @@ def join_processes() -> None:
 
 
 def default_workdir(config_path: str) -> str:
+  """runs/<config file name without .py>."""
   return os.path.join('runs', os.path.splitext(os.path.basename(config_path))[0])
 
 
 def main(argv: list[str]) -> None:
+  """Trains the --config into --workdir; every failure a user can act on ends in one line on stderr."""
   if len(argv) > 1:
     usage_error(f'unexpected arguments {argv[1:]}; accepted: --config FILE [--config.FIELD=VALUE ...] '
                 '[--workdir DIR] [--coordinator_address HOST:PORT --num_processes N --process_id I]')
@@ -106,14 +118,17 @@ def main(argv: list[str]) -> None:
     config_lib.validate(config)  # Before joining other processes, so that a bad value fails at once.
   except config_lib.ConfigError as e:
     usage_error(str(e))
+  host.use_one_device_per_core(config.batch_size)
   join_processes()
-  logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO.
+  quiet_logs()
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))
   try:
     train.train_and_evaluate(config, workdir)
-  except config_lib.ConfigError as e:
+  except (config_lib.ConfigError, workdir_lib.WorkdirBusyError) as e:
     usage_error(str(e))
-  except train.NonFiniteLossError as e:
+  except checkpoint.NoIntactCheckpointError as e:
+    usage_error(f'{workdir}: {e}; nothing was changed: restore the checkpoints or choose a new --workdir')
+  except (train.NonFiniteLossError, train.StorageError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
 

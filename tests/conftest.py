@@ -1,8 +1,13 @@
 """Shared fixtures: one tiny two-digit run, trained once per session by the real training code."""
 
+import os
 import pathlib
 import subprocess
 import sys
+
+# What addjax.main sets for a command, set for the runs these tests make in-process: before flax and orbax
+# load scipy's OpenBLAS, whose spinning threads make the initialisers' QR slow on a busy machine.
+os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
 import pytest
 

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from addjax import demo
-from addjax import predict
+from addjax import inference
 from conftest import ROOT
 
 try:
@@ -41,7 +41,7 @@ def get(url):
 
 @pytest.fixture(scope='module')
 def server(trained_workdir):
-  run = predict.load(str(trained_workdir))
+  run = inference.load(str(trained_workdir))
   server = demo.make_server(run, 0)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()
@@ -61,7 +61,7 @@ def test_the_endpoint_answers_with_the_model_and_refuses_bad_input(server):
 
   status, body = get(base + '/api/predict?a=%2012%20&b=34')
   assert status == 200
-  assert json.loads(body) == predict.record((12, 34), run.answers([(12, 34)])[0])
+  assert json.loads(body) == inference.record((12, 34), run.answers([(12, 34)])[0])
   assert json.loads(body)['sum'] == '46'
 
   for a, b, fragment in [('1a', '2', "first number '1a'"), ('', '2', 'first number is empty'),

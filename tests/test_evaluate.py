@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
+from addjax import config as config_lib
 from addjax import data
 from addjax import evaluate
-from addjax import predict
-from addjax import train
+from addjax import inference
 from conftest import run_module, tiny_run_config
 
 
@@ -25,7 +25,7 @@ def test_swap_operands_and_operand_lengths(reverse):
   problems += [(0, 0), (999, 999), (5, 123)]
   queries = np.stack([data.encode_query(a, b, 3, reverse) for a, b in problems])
   swapped = np.stack([data.encode_query(b, a, 3, reverse) for a, b in problems])
-  np.testing.assert_array_equal(evaluate.swap_operands(queries, reverse), swapped)
+  np.testing.assert_array_equal(data.swap_operands(queries, reverse), swapped)
   assert evaluate.operand_lengths(queries, reverse).tolist() == [[len(str(a)), len(str(b))] for a, b in problems]
 
 
@@ -55,14 +55,14 @@ def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
   result = run_module('evaluate', f'--workdir={workdir}', '--num=10000', '--seed=2')
   assert result.returncode == 0, result.stderr
   assert 'only 550 problems' in result.stdout and 'char_accuracy' in result.stdout
-  assert sorted(p.name for p in workdir.iterdir()) == ['checkpoints', 'config.json', 'evaluation.json',
+  assert sorted(p.name for p in workdir.iterdir()) == ['checkpoints', 'config.json', 'evaluation.json', 'lock',
                                                        'metrics.jsonl']  # No temporary file left.
   output = json.loads((workdir / 'evaluation.json').read_text())
   assert (output['step'], output['model_seed'], output['digits'], output['seed']) == (12, 0, 2, 2)
   assert (output['num_requested'], output['num_problems'], output['exhausted']) == (10_000, 550, True)
 
   # The same numbers computed here, per problem, from the model's answers.
-  run = predict.load(str(workdir))
+  run = inference.load(str(workdir))
   queries, answers, _ = evaluate.fresh_problems(run.config, 10_000, seed=2)
   predictions = run.predict_ids(queries)
   per_position = predictions == answers
@@ -81,17 +81,22 @@ def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
 def test_a_model_of_a_num_seeds_run_is_evaluated_on_its_own_fresh_problems(two_seed_workdir, tmp_path):
   workdir = tmp_path / 'run'
   shutil.copytree(two_seed_workdir, workdir)  # The shared run stays as it was.
-  result = run_module('evaluate', f'--workdir={workdir}', '--model_seed=1', '--num=200', '--seed=3')
-  assert result.returncode == 0, result.stderr
-  assert 'model seed 1' in result.stdout
-  output = json.loads((workdir / 'evaluation.json').read_text())
+  for seed in (1, 0):
+    result = run_module('evaluate', f'--workdir={workdir}', f'--model_seed={seed}', '--num=200', '--seed=3')
+    assert result.returncode == 0, result.stderr
+    assert f'model seed {seed}' in result.stdout and f'evaluation_seed{seed}.json' in result.stdout
+  # One file per model: evaluating seed 0 after seed 1 kept seed 1's.
+  assert not (workdir / 'evaluation.json').exists()
+  outputs = {seed: json.loads((workdir / f'evaluation_seed{seed}.json').read_text()) for seed in (0, 1)}
+  assert [outputs[seed]['model_seed'] for seed in (0, 1)] == [0, 1]
+  output = outputs[1]
   assert (output['step'], output['model_seed'], output['seed'], output['num_problems']) == (2, 1, 3, 200)
 
   # Seed 1's model, on problems outside seed 1's training split (each seed has its own data set).
-  run = predict.load(str(workdir), model_seed=1)
+  run = inference.load(str(workdir), model_seed=1)
   queries, answers, _ = evaluate.fresh_problems(run.model_config, 200, seed=3)
   assert output['seq_accuracy'] == pytest.approx((run.predict_ids(queries) == answers).all(axis=1).mean())
-  split_of = {seed: set(pairs(data.make_splits(train.with_seed(run.config, seed))['train_queries']))
+  split_of = {seed: set(pairs(data.make_splits(config_lib.with_seed(run.config, seed))['train_queries']))
               for seed in (0, 1)}
   assert not set(pairs(queries)) & split_of[1]
   assert set(pairs(queries)) & split_of[0]  # So seed 0's split would have been the wrong one to leave out.

@@ -10,9 +10,10 @@ import pytest
 from addjax import checkpoint
 from addjax import config as config_lib
 from addjax import data
+from addjax import inference
 from addjax import models
-from addjax import predict
 from addjax import train
+from addjax import workdir as workdir_lib
 from conftest import run_module, tree
 
 # 64 problems: one batch of predict's, no padding.
@@ -26,11 +27,11 @@ NORMALISED = ['12+34', '7+5', '99+99', '0+0', '7+9', '50+50', '3+88', '1+1']
 def expected(trained_workdir):
   """The answer to each of PROBLEMS computed without predict.py: restore, apply one query at a time, argmax."""
   workdir = str(trained_workdir)
-  config = checkpoint.load_config(workdir)
+  config = workdir_lib.read_config(workdir)
   model = models.from_config(config)
   mngr = checkpoint.manager(workdir, config.checkpoints_to_keep)
   target = jax.eval_shape(lambda: train.init_state(config, model, train.create_optimizer(config)))
-  _, state, _ = checkpoint.restore_latest(mngr, target)
+  state = checkpoint.restore_newest_intact(mngr, target).state
   mngr.close()
   queries = np.stack([data.encode_query(*text.split('+'), config.digits, config.reverse) for text in NORMALISED])
   logits = jax.jit(model.apply)({'params': state['params']}, queries)  # 8 rows, no padding, no lax.map.
@@ -56,9 +57,9 @@ def test_stdin_and_json(trained_workdir, expected):
 
 
 def test_padding_and_batching_do_not_change_answers_and_compile_once(trained_workdir, monkeypatch):
-  run = predict.load(str(trained_workdir))
+  run = inference.load(str(trained_workdir))
   problems = [(a, b) for a in range(0, 100, 9) for b in range(0, 100, 13)]  # 12 * 8 = 96
-  queries = predict.encode(problems, run.config)
+  queries = inference.encode(problems, run.config)
   together = run.predict_ids(queries)
   assert together.shape == (96, 3)
   # Counts 1..7 share the bucket of 8: one compilation, not one per count.
@@ -66,31 +67,31 @@ def test_padding_and_batching_do_not_change_answers_and_compile_once(trained_wor
     np.testing.assert_array_equal(run.predict_ids(queries[:count]), together[:count])
   assert run.predict_fn._cache_size() == 2  # The bucket of 128 (96 queries) and the one of 8.
   # Past MAX_BATCH the queries go as several batches of one call: same answers.
-  monkeypatch.setattr(predict, 'MAX_BATCH', 16)
+  monkeypatch.setattr(inference, 'MAX_BATCH', 16)
   np.testing.assert_array_equal(run.predict_ids(queries), together)
   assert run.answers(problems[:3]) == [data.answer_text(row) for row in together[:3]]
 
 
 def test_validation_accuracy_is_the_one_training_measured(trained_workdir):
   # The training code's own evaluation of the last checkpoint, against predict's restore, encoding and batching.
-  run = predict.load(str(trained_workdir))
+  run = inference.load(str(trained_workdir))
   splits = data.make_splits(run.config)
   seq_accuracy = (run.predict_ids(splits['val_queries']) == splits['val_answers']).all(axis=1).mean()
-  measured = checkpoint.read_metrics(str(trained_workdir))[-1]['val_seq_accuracy']
+  measured = workdir_lib.read_metrics(str(trained_workdir))[-1]['val_seq_accuracy']
   assert seq_accuracy == pytest.approx(measured, abs=2 / 500)  # At most two near-ties may flip.
   assert seq_accuracy > 0.3
 
 
 def test_batch_layout():
-  assert predict.batch_layout(1) == (1, 8)
-  assert predict.batch_layout(8) == (1, 8)
-  assert predict.batch_layout(9) == (1, 16)
-  assert predict.batch_layout(predict.MAX_BATCH) == (1, predict.MAX_BATCH)
-  assert predict.batch_layout(2 * predict.MAX_BATCH + 1) == (3, predict.MAX_BATCH)
+  assert inference.batch_layout(1) == (1, 8)
+  assert inference.batch_layout(8) == (1, 8)
+  assert inference.batch_layout(9) == (1, 16)
+  assert inference.batch_layout(inference.MAX_BATCH) == (1, inference.MAX_BATCH)
+  assert inference.batch_layout(2 * inference.MAX_BATCH + 1) == (3, inference.MAX_BATCH)
 
 
 def test_step_selects_an_earlier_checkpoint(trained_workdir):
-  first, last = predict.load(str(trained_workdir), step=10), predict.load(str(trained_workdir))
+  first, last = inference.load(str(trained_workdir), step=10), inference.load(str(trained_workdir))
   assert (first.step, last.step) == (10, 12)
   assert not np.array_equal(first.params['output']['kernel'], last.params['output']['kernel'])
 
@@ -100,16 +101,16 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_refused_in_one_line(trained
   shutil.copytree(trained_workdir, workdir)
   config = json.loads((workdir / 'config.json').read_text())
   (workdir / 'config.json').write_text(json.dumps({**config, 'hidden_size': 32}))
-  with pytest.raises(predict.InputError, match=r"checkpoint 12 does not fit .*\['decoder_0'\]\['bias'\]: "
+  with pytest.raises(inference.InputError, match=r"checkpoint 12 does not fit .*\['decoder_0'\]\['bias'\]: "
                      r'shape \(256,\) in the checkpoint, shape \(128,\) here\); retrain the run'):
-    predict.load(str(workdir))
+    inference.load(str(workdir))
 
 
 def test_a_single_seed_run_accepts_its_own_seed_as_model_seed(trained_workdir):
-  run = predict.load(str(trained_workdir), model_seed=0)
+  run = inference.load(str(trained_workdir), model_seed=0)
   assert run.model_seed == 0 and run.model_config.seed == 0 and run.config.num_seeds == 1
-  with pytest.raises(predict.InputError, match=r'^--model_seed 1: .* trained seed 0 only; accepted: 0$'):
-    predict.load(str(trained_workdir), model_seed=1)
+  with pytest.raises(inference.InputError, match=r'^--model_seed 1: .* trained seed 0 only; accepted: 0$'):
+    inference.load(str(trained_workdir), model_seed=1)
 
 
 def test_run_seeds_are_consecutive_from_the_configs_seed():
@@ -122,15 +123,15 @@ def test_run_seeds_are_consecutive_from_the_configs_seed():
 def two_seed_expected(two_seed_workdir):
   """Of the num_seeds=2 run, without predict.py: each model's slice of the parameters, its answers to GRID."""
   workdir = str(two_seed_workdir)
-  config = checkpoint.load_config(workdir)
+  config = workdir_lib.read_config(workdir)
   model = models.from_config(config)
   mngr = checkpoint.manager(workdir, config.checkpoints_to_keep)
-  _, state, _ = checkpoint.restore_latest(mngr, None)  # As saved: every leaf [2, ...].
+  state = checkpoint.restore_newest_intact(mngr).state  # As saved: every leaf [2, ...].
   mngr.close()
   queries = np.stack([data.encode_query(a, b, config.digits, config.reverse) for a, b in GRID])
   expected = {}
   for index, seed in enumerate(config_lib.run_seeds(config)):
-    params = jax.tree.map(lambda leaf: np.asarray(leaf)[index], state['params'])
+    params = jax.tree.map(lambda leaf, index=index: np.asarray(leaf)[index], state['params'])
     logits = jax.jit(model.apply)({'params': params}, queries)
     expected[seed] = params, [data.answer_text(row) for row in np.asarray(logits).argmax(axis=-1)]
   return expected
@@ -139,7 +140,7 @@ def two_seed_expected(two_seed_workdir):
 def test_model_seed_selects_that_models_slice_of_every_parameter(two_seed_workdir, two_seed_expected):
   for seed in (0, 1):
     params, answers = two_seed_expected[seed]
-    run = predict.load(str(two_seed_workdir), model_seed=seed)
+    run = inference.load(str(two_seed_workdir), model_seed=seed)
     assert (run.model_seed, run.config.num_seeds, run.model_config.seed, run.step) == (seed, 2, seed, 2)
     jax.tree.map(np.testing.assert_array_equal, run.params, params)
     assert run.answers(GRID) == answers
@@ -148,7 +149,7 @@ def test_model_seed_selects_that_models_slice_of_every_parameter(two_seed_workdi
   assert not np.array_equal(params_0['output']['kernel'], params_1['output']['kernel'])
   assert answers_0 != answers_1
   # No --model_seed: the first seed's model.
-  default = predict.load(str(two_seed_workdir))
+  default = inference.load(str(two_seed_workdir))
   assert default.model_seed == 0
   jax.tree.map(np.testing.assert_array_equal, default.params, two_seed_expected[0][0])
 
@@ -181,8 +182,8 @@ def test_a_seed_axis_that_is_not_num_seeds_is_named(two_seed_workdir, tmp_path, 
   shutil.copytree(two_seed_workdir, workdir)
   config = json.loads((workdir / 'config.json').read_text())
   (workdir / 'config.json').write_text(json.dumps({**config, 'num_seeds': num_seeds}))
-  with pytest.raises(predict.InputError, match=fragment):
-    predict.load(str(workdir))
+  with pytest.raises(inference.InputError, match=fragment):
+    inference.load(str(workdir))
 
 
 # (arguments, stdin, fragment of the one error line); W is the trained workdir, EMPTY an empty directory,
@@ -222,3 +223,38 @@ def test_malformed_input_ends_in_one_line_and_exit_status_2(trained_workdir, tmp
   assert result.stderr.startswith('error: ') and fragment.format(W=trained_workdir) in result.stderr, result.stderr
   assert len(result.stderr.splitlines()) == 1 and 'Traceback' not in result.stderr
   assert (tree(trained_workdir), tree(tmp_path)) == before  # Nothing written, nothing created.
+
+
+def damage(checkpoint_dir):
+  """Cuts every file of the checkpoint's state to half its size, as a copy cut short would."""
+  for path in (checkpoint_dir / 'state').rglob('*'):
+    if path.is_file() and path.stat().st_size > 1:
+      with open(path, 'r+b') as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def test_a_damaged_checkpoint_is_passed_over_in_one_line_and_nothing_is_written(trained_workdir, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(trained_workdir, workdir)
+  damage(workdir / 'checkpoints' / '12')
+  before = tree(workdir)
+  result = run_module('predict', f'--workdir={workdir}', '--json', *PROBLEMS)
+  assert result.returncode == 0, result.stderr
+  assert json.loads(result.stdout)['step'] == 11
+  assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(
+      f'note: {workdir}: checkpoint 12 cannot be read (')
+  assert '; using checkpoint 11, the newest intact one' in result.stderr
+  expected = run_module('predict', f'--workdir={trained_workdir}', '--step=11', '--json', *PROBLEMS)
+  assert json.loads(result.stdout)['predictions'] == json.loads(expected.stdout)['predictions']
+  assert tree(workdir) == before
+
+  result = run_module('predict', f'--workdir={workdir}', '--step=12', '1+2')
+  assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+  assert result.stderr.startswith(f'error: --workdir {workdir}: no checkpoint can be read (tried 12; the newest: ')
+  for step in (10, 11):
+    damage(workdir / 'checkpoints' / str(step))
+  before = tree(workdir)
+  result = run_module('predict', f'--workdir={workdir}', '1+2')
+  assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and 'Traceback' not in result.stderr
+  assert 'no checkpoint can be read (tried 12, 11, 10;' in result.stderr
+  assert tree(workdir) == before  # A reader moves and deletes nothing.

@@ -20,7 +20,12 @@ from addjax import checkpoint
 from addjax import config as config_lib
 from addjax import data
 from addjax import models
+from addjax import programs
+from addjax import report
+from addjax import sharding
+from addjax import state as state_lib
 from addjax import train
+from addjax import workdir as workdir_lib
 from conftest import config_with
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -72,7 +77,7 @@ def three_seeds(tmp_path_factory):
 
 def test_num_seeds_writes_a_list_per_metric_and_each_seed_is_its_lone_run(three_seeds, tmp_path):
   workdir, records = three_seeds
-  assert checkpoint.read_metrics(str(workdir)) == records
+  assert workdir_lib.read_metrics(str(workdir)) == records
   for record in records:
     for key, value in record.items():
       if key in train.RUN_KEYS:
@@ -98,10 +103,10 @@ def test_a_num_seeds_run_resumes_exactly_and_refuses_another_num_seeds(three_see
   timing = ('examples_per_sec', 'epoch_sec', 'elapsed_sec')
   assert ([{k: v for k, v in r.items() if k not in timing} for r in resumed]
           == [{k: v for k, v in r.items() if k not in timing} for r in straight])
-  assert checkpoint.read_metrics(str(workdir)) == resumed
+  assert workdir_lib.read_metrics(str(workdir)) == resumed
   config = tiny_config(num_seeds=3)
   mngr = checkpoint.manager(str(workdir), 3)
-  _, state, _ = checkpoint.restore_latest(mngr, abstract_state(config))
+  state = checkpoint.restore_newest_intact(mngr, abstract_state(config)).state
   mngr.close()
   assert state['step'].tolist() == [2 * 57] * 3  # The 3 padding steps of each epoch were skipped.
   with pytest.raises(config_lib.ConfigError, match=r'num_seeds 3 -> 2'):
@@ -113,7 +118,7 @@ def abstract_state(config):
   model, tx = models.from_config(config), train.create_optimizer(config)
   keys = jax.random.split(jax.random.key(0), config.num_seeds)
   shapes = jax.eval_shape(jax.vmap(lambda key: train.init_state(config, model, tx, key)), keys)
-  everywhere = train.replicated(train.data_mesh())
+  everywhere = sharding.replicated(sharding.data_mesh())
   return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=everywhere), shapes)
 
 
@@ -122,7 +127,7 @@ def test_padding_steps_stay_one_cond_under_vmap():
   # branches and selecting (the step counts above show that padding steps are skipped).
   config = tiny_config(num_seeds=2)
   model, tx = models.from_config(config), train.create_optimizer(config)
-  mesh = train.data_mesh()
+  mesh = sharding.data_mesh()
   state = abstract_state(config)
   splits = train.make_seed_splits(config)
   queries, answers = (jax.ShapeDtypeStruct(splits[name].shape, splits[name].dtype)
@@ -198,11 +203,12 @@ def test_a_checkpoint_written_by_two_processes_restores_in_one(device_runs):
   root, _ = device_runs
   config = tiny_config(num_epochs=1)
   model, tx = models.from_config(config), train.create_optimizer(config)
-  target = train.create_state(config, model, tx, train.data_mesh())
+  target = state_lib.create_state(config, model, tx, sharding.data_mesh())
   states = {}
   for name in ('one', 'two_by_two'):
     mngr = checkpoint.manager(str(root / name), 3)
-    epoch, states[name], meta = checkpoint.restore_latest(mngr, target)
+    restored = checkpoint.restore_newest_intact(mngr, target)
+    epoch, states[name], meta = restored.step, restored.state, restored.meta
     mngr.close()
     assert (epoch, meta['epoch']) == (1, 1)
   assert int(states['two_by_two']['step']) == 57
@@ -241,9 +247,9 @@ def test_validate_wants_a_batch_that_splits_evenly_over_the_devices():
 
 def test_batch_for_eval_rounds_batches_up_to_a_multiple_of_the_devices():
   queries, answers = np.arange(10).reshape(5, 2), np.arange(5).reshape(5, 1)
-  q, a, w = train.batch_for_eval(queries, answers, batch_size=64, multiple_of=4)
+  q, a, w = programs.batch_for_eval(queries, answers, batch_size=64, multiple_of=4)
   assert q.shape == (1, 8, 2) and a.shape == (1, 8, 1) and w.tolist() == [[1] * 5 + [0] * 3]
-  q, _, w = train.batch_for_eval(queries, answers, batch_size=3, multiple_of=2)
+  q, _, w = programs.batch_for_eval(queries, answers, batch_size=3, multiple_of=2)
   assert q.shape == (2, 4, 2) and w.sum() == 5
 
 
@@ -256,11 +262,11 @@ def test_seeds_have_the_data_of_their_lone_runs():
 def test_summary_of_several_seeds_gives_mean_spread_and_each_seeds_first_epoch():
   records = [{'epoch': e, 'val_char_accuracy': c, 'val_seq_accuracy': s, 'elapsed_sec': 10.0 * e}
              for e, c, s in [(1, [0.5, 0.6], [0.1, 0.2]), (2, [0.991, 0.98], [0.95, 0.96])]]
-  char_line, seq_line = train.summary_lines(records)
+  char_line, seq_line = report.summary_lines(records)
   assert char_line.startswith('val char accuracy at epoch 2 over 2 seeds: 0.9855 ± 0.0078')
   assert '1 of 2 seeds reached 0.99, first at epochs 2, never' in char_line
   assert '0 of 2 seeds reached 0.99' in seq_line
-  assert train.means({'loss': np.array([2.0, 3.0]), 'char_correct': np.array([1.0, 2.0]),
+  assert programs.means({'loss': np.array([2.0, 3.0]), 'char_correct': np.array([1.0, 2.0]),
                       'seq_correct': np.array([0.0, 1.0]), 'count': np.array([2.0, 4.0])}, 'val') == {
                           'val_loss': [1.0, 0.75], 'val_char_accuracy': [0.5, 0.5], 'val_seq_accuracy': [0.0, 0.25]}
 
@@ -270,5 +276,5 @@ def test_a_workdir_from_before_num_seeds_resumes(tmp_path):
   stored = config.to_dict()
   del stored['num_seeds']
   (tmp_path / 'config.json').write_text(json.dumps(stored))
-  checkpoint.prepare_workdir(str(tmp_path), config)
+  workdir_lib.prepare(str(tmp_path), config)
   assert json.loads((tmp_path / 'config.json').read_text())['num_seeds'] == 1

@@ -11,7 +11,13 @@ from addjax import checkpoint
 from addjax import config as config_lib
 from addjax import data
 from addjax import models
+from addjax import programs
+from addjax import report
+from addjax import rng
+from addjax import sharding
+from addjax import state as state_lib
 from addjax import train
+from addjax import workdir as workdir_lib
 from conftest import config_with
 
 TIMING_KEYS = ('examples_per_sec', 'epoch_sec', 'elapsed_sec')
@@ -31,18 +37,18 @@ def test_metric_sums_count_keras_char_accuracy_and_exact_match():
   answers = jnp.array([[3, 4, 0], [5, 6, 7]])
   predicted = jnp.array([[3, 4, 0], [5, 6, 1]])  # First all right; second right in 2 of 3 positions.
   logits = 10.0 * jax.nn.one_hot(predicted, data.VOCAB_SIZE)
-  sums = train.metric_sums(logits, answers, jnp.array([1.0, 1.0]))
+  sums = programs.metric_sums(logits, answers, jnp.array([1.0, 1.0]))
   assert float(sums['char_correct']) == pytest.approx(1 + 2 / 3)
   assert float(sums['seq_correct']) == 1.0
   assert float(sums['count']) == 2.0
-  masked = train.metric_sums(logits, answers, jnp.array([0.0, 1.0]))
+  masked = programs.metric_sums(logits, answers, jnp.array([0.0, 1.0]))
   assert float(masked['seq_correct']) == 0.0 and float(masked['char_correct']) == pytest.approx(2 / 3)
 
 
 def test_epoch_batches_visit_every_example_once_and_pad_with_zero_weight():
   num_examples, batch_size = 1_000, 32
   num_steps = -(-num_examples // batch_size)
-  num_chunks, chunk_steps = train.chunk_layout(num_steps, steps_per_call=7)
+  num_chunks, chunk_steps = programs.chunk_layout(num_steps, steps_per_call=7)
   assert num_chunks * chunk_steps >= num_steps > (num_chunks - 1) * chunk_steps
   make = train.make_epoch_batches(num_examples, batch_size, num_chunks, chunk_steps)
   indices, weights = (np.asarray(x).reshape(-1) for x in make(train.epoch_key(0, 1)))
@@ -59,9 +65,9 @@ def test_one_training_step_lowers_the_loss():
   queries, answers = (jnp.asarray(x) for x in data.generate(32, config.digits, seed=1))
   indices = jnp.arange(32, dtype=jnp.int32).reshape(1, 1, 32)
   weights = jnp.ones((1, 1, 32))
-  loss_before = train.metric_sums(model.apply({'params': state['params']}, queries), answers, weights[0, 0])
+  loss_before = programs.metric_sums(model.apply({'params': state['params']}, queries), answers, weights[0, 0])
   state, sums = train.make_train_chunk(model, tx)(state, queries, answers, indices, weights, 0)
-  loss_after = train.metric_sums(model.apply({'params': state['params']}, queries), answers, weights[0, 0])
+  loss_after = programs.metric_sums(model.apply({'params': state['params']}, queries), answers, weights[0, 0])
   assert int(state['step']) == 1
   assert float(sums['loss']) == pytest.approx(float(loss_before['loss']), rel=1e-5)
   assert float(loss_after['loss']) < float(loss_before['loss'])
@@ -74,7 +80,7 @@ def test_a_short_run_learns(tmp_path):
   assert last['val_char_accuracy'] > 0.75 and last['val_seq_accuracy'] > 0.3
   assert last['train_loss'] < 0.6 * first['train_loss']
   assert [r['epoch'] for r in records] == list(range(1, 9))
-  assert checkpoint.read_metrics(str(tmp_path)) == records
+  assert workdir_lib.read_metrics(str(tmp_path)) == records
 
 
 def test_chunking_does_not_change_the_result(tmp_path):
@@ -86,8 +92,8 @@ def test_chunking_does_not_change_the_result(tmp_path):
   mngr = checkpoint.manager(str(tmp_path / 'chunked'), 3)
   config = tiny_config()
   state = train.init_state(config, models.from_config(config), train.create_optimizer(config))
-  _, restored, _ = checkpoint.restore_latest(mngr, state)
-  assert int(restored['step']) == 2 * train.steps_per_epoch(config) == 2 * 71
+  restored = checkpoint.restore_newest_intact(mngr, state).state
+  assert int(restored['step']) == 2 * state_lib.steps_per_epoch(config) == 2 * 71
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
@@ -118,7 +124,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
   with pytest.raises(train.NonFiniteLossError, match=r'became (nan|inf) in epoch 1\b') as error:
     train.train_and_evaluate(tiny_config(num_epochs=3, learning_rate=1e37), str(tmp_path / 'diverges'))
   assert 'no checkpoint' in str(error.value)
-  assert checkpoint.read_metrics(str(tmp_path / 'diverges')) == []
+  assert workdir_lib.read_metrics(str(tmp_path / 'diverges')) == []
 
   shutil.copytree(good, tmp_path / 'resumed')
   config = tiny_config(num_epochs=3, learning_rate=1e37)
@@ -126,30 +132,30 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
     json.dump(config.to_dict(), f)
   with pytest.raises(train.NonFiniteLossError, match=r'in epoch 3; .*epoch 2') as error:
     train.train_and_evaluate(config, str(tmp_path / 'resumed'))
-  assert [r['epoch'] for r in checkpoint.read_metrics(str(tmp_path / 'resumed'))] == [1, 2]
+  assert [r['epoch'] for r in workdir_lib.read_metrics(str(tmp_path / 'resumed'))] == [1, 2]
   assert sorted(os.listdir(tmp_path / 'resumed' / 'checkpoints')) == ['1', '2']
 
 
 def test_summary_reports_the_first_epoch_reaching_99_percent():
   records = [{'epoch': e, 'val_char_accuracy': c, 'val_seq_accuracy': s, 'elapsed_sec': 10.0 * e}
              for e, c, s in [(1, 0.5, 0.1), (2, 0.991, 0.95), (3, 0.995, 0.99)]]
-  char_line, seq_line = train.summary_lines(records)
+  char_line, seq_line = report.summary_lines(records)
   assert 'epoch 2' in char_line and '20.0 s' in char_line
   assert 'epoch 3' in seq_line
-  assert 'never' in train.summary_lines(records[:2])[1]
+  assert 'never' in report.summary_lines(records[:2])[1]
 
 
 def test_swap_augment_shows_each_pair_as_drawn_or_swapped_by_a_coin_flip_per_epoch():
   queries, _ = data.generate(2_000, 3, seed=0)
   swapped = data.swap_operands(queries, reverse=True)
-  augment = train.make_swap_augment(train.data_mesh())
-  epoch_1 = np.asarray(augment(queries, swapped, jax.random.key_data(train.augment_key(0, 1))))
+  augment = programs.make_swap_augment(sharding.data_mesh())
+  epoch_1 = np.asarray(augment(queries, swapped, jax.random.key_data(rng.augment_key(0, 1))))
   as_drawn = (epoch_1 == queries).all(axis=1)
   as_swapped = (epoch_1 == swapped).all(axis=1)
   assert np.all(as_drawn | as_swapped)
   different = ~(queries == swapped).all(axis=1)  # "a+a" reads the same either way.
   assert 0.45 < as_swapped[different].mean() < 0.55
-  again = np.asarray(augment(queries, swapped, jax.random.key_data(train.augment_key(0, 1))))
-  epoch_2 = np.asarray(augment(queries, swapped, jax.random.key_data(train.augment_key(0, 2))))
+  again = np.asarray(augment(queries, swapped, jax.random.key_data(rng.augment_key(0, 1))))
+  epoch_2 = np.asarray(augment(queries, swapped, jax.random.key_data(rng.augment_key(0, 2))))
   np.testing.assert_array_equal(again, epoch_1)  # (seed, epoch) decides, so a resumed run replays it.
   assert not np.array_equal(epoch_2, epoch_1)
