@@ -15,19 +15,21 @@ and exit status 2, with nothing written; a PNG is written whole or not at all.
 """
 
 import argparse
+import io
 import json
 import math
 import os
-import pathlib
 import statistics
 import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs  # noqa: E402  (experiments/ is a folder of scripts, not a package; it imports no JAX)
+from addjax import report  # noqa: E402  (found through the path runs.py sets)
+from addjax import workdir as workdir_lib  # noqa: E402
 
 ROOT = runs.ROOT
-TARGET = runs.TARGET
+TARGET = report.TARGET
 CURVES = {'val_char_accuracy': ('val char', 'tab:blue'), 'val_seq_accuracy': ('val seq', 'tab:orange')}
 COLUMNS = 3
 PANEL_SIZE = (5.0, 3.6)  # inches per subplot
@@ -102,7 +104,7 @@ def table_panels(table: list[dict[str, Any]], base: str) -> list[tuple[dict[str,
   for row in table:
     curves: dict[str, list[dict[int, float]]] = {key: [] for key in CURVES}
     for seed, workdir in zip(row['seeds'], row['workdirs']):
-      records = runs.read_metrics(os.path.join(base, workdir))  # join keeps an absolute workdir as it is
+      records = workdir_lib.read_metrics(os.path.join(base, workdir))  # join keeps an absolute workdir as it is
       if not records:
         print(f'{row["name"]}: seed {seed}: no metrics.jsonl in {workdir}, skipped')
         continue
@@ -158,15 +160,12 @@ def pyplot() -> Any:
 
 
 def save(fig: Any, out: str) -> None:
-  """Through a temporary file in the same folder and a rename: a kill never leaves half a PNG."""
-  tmp = f'{out}.tmp'
+  """Writes the figure as a PNG, atomically: a kill never leaves half of one."""
+  png = io.BytesIO()
+  fig.savefig(png, format='png', dpi=DPI)
   try:
-    os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
-    fig.savefig(tmp, format='png', dpi=DPI)
-    os.replace(tmp, out)
+    workdir_lib.write_atomic(out, png.getvalue())
   except OSError as e:
-    if os.path.exists(tmp):
-      os.remove(tmp)
     raise BadInput(f'cannot write {out}: {e.strerror}') from None
   print(f'wrote {out}')
 

@@ -4,7 +4,9 @@ subprocesses a few at a time, finished ones skipped, and their metrics.jsonl fil
 Used by reproduce_table.py and sweep.py. A setting is a config file under configs/ plus command-line overrides;
 its runs live in <root>/<name>/seed<k>, each with the train.log of its subprocess beside the workdir's own
 config.json, metrics.jsonl and checkpoints/. Rerunning resumes an interrupted run from its last checkpoint
-(train_and_evaluate does that), so a killed sweep picks up where it stopped.
+(train_and_evaluate does that), so a killed sweep picks up where it stopped. A workdir whose lock another
+process holds (a run started by hand, another orchestrator sharing the runs root) is running elsewhere: it
+is skipped, never counted as failed.
 """
 
 import argparse
@@ -25,10 +27,12 @@ import ml_collections
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from addjax import config as config_lib  # noqa: E402  (the repo root, for a checkout that is not installed)
+# The repo root, for a checkout that is not installed. These modules import no JAX.
+from addjax import config as config_lib  # noqa: E402
+from addjax import report  # noqa: E402
+from addjax import workdir as workdir_lib  # noqa: E402
 
-TARGET = 0.99
-PID_FILE = 'running.pid'
+USAGE_ERROR = 2  # The exit status of python -m addjax.main for a mistake, a locked workdir among them.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,72 +73,32 @@ def workdir(root: str, name: str, seed: int) -> str:
   return os.path.join(root, name, f'seed{seed}')
 
 
-def read_metrics(path: str) -> list[dict[str, Any]]:
-  """The complete lines of path/metrics.jsonl; a line being written by a live run is left out.
-
-  addjax.checkpoint.read_metrics does the same but imports Orbax and JAX, which the table and plots need not.
-  """
-  metrics = os.path.join(path, 'metrics.jsonl')
-  if not os.path.exists(metrics):
-    return []
-  records = []
-  with open(metrics) as f:
-    for line in f:
-      try:
-        records.append(json.loads(line))
-      except ValueError:
-        continue
-  return records
-
-
 def is_finished(path: str, num_epochs: int) -> bool:
-  records = read_metrics(path)
+  """Whether the run in path has trained num_epochs epochs (or more)."""
+  records = workdir_lib.read_metrics(path)
   return bool(records) and records[-1]['epoch'] >= num_epochs
 
 
-def is_running(path: str) -> bool:
-  """Whether a live process (this script's, or one started by hand with the pid written) trains `path`."""
-  pid_file = os.path.join(path, PID_FILE)
-  if not os.path.exists(pid_file):
-    return False
-  try:
-    os.kill(int(open(pid_file).read().strip()), 0)
-  except (ValueError, ProcessLookupError):
-    return False
-  except PermissionError:
-    return True
-  return True
-
-
 def train_command(setting: Setting, seed: int, path: str) -> list[str]:
+  """python -m addjax.main for one seed of setting, training into path."""
   overrides = [f'--config.{field}={value}' for field, value in setting.overrides]
   return [sys.executable, '-m', 'addjax.main', f'--config={ROOT / "configs" / setting.config}.py',
           f'--workdir={path}', f'--config.seed={seed}', *overrides]
 
 
-def claim(path: str) -> bool:
-  """Marks path as being trained by this process, atomically; False if a live process already trains it.
-
-  Lets several orchestrators (two lanes of one queue, a sweep beside the table) share one runs root.
-  """
-  os.makedirs(path, exist_ok=True)
-  pid_file = os.path.join(path, PID_FILE)
-  if os.path.exists(pid_file) and not is_running(path):
-    os.remove(pid_file)  # left behind by a killed orchestrator or run
-  try:
-    fd = os.open(pid_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-  except FileExistsError:
-    return False
-  with os.fdopen(fd, 'w') as f:
-    f.write(str(os.getpid()))
-  return True
-
-
 def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[str]:
   """Trains every (setting, seed) not finished yet, in order, `parallel` processes at a time.
 
-  A job is checked again when its turn comes: another orchestrator may have finished or started it meanwhile.
-  Returns the workdirs whose process failed.
+  A job is checked again when its turn comes: another process may have finished or started it meanwhile. A
+  run that finds its workdir locked exits at once; it is reported as running elsewhere, not as failed.
+
+  Args:
+    root: the runs root.
+    jobs: (setting, seed) pairs, in the order to run them.
+    parallel: how many runs train at a time.
+
+  Returns:
+    The workdirs whose process failed.
   """
   pending = [(setting, seed, workdir(root, setting.name, seed), setting.load().num_epochs)
              for setting, seed in jobs]
@@ -146,14 +110,14 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       if is_finished(path, num_epochs):
         print(f'{path}: finished, skipped', flush=True)
         continue
-      if not claim(path):
-        print(f'{path}: another process is training it, skipped', flush=True)
+      owner = workdir_lib.lock_owner(path)
+      if owner:
+        print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
         continue
+      os.makedirs(path, exist_ok=True)
       with open(os.path.join(path, 'train.log'), 'a') as log:
         process = subprocess.Popen(train_command(setting, seed, path), cwd=ROOT, stdout=log,
                                    stderr=subprocess.STDOUT)
-      with open(os.path.join(path, PID_FILE), 'w') as f:
-        f.write(str(process.pid))
       running[path] = (process, time.time())
       print(f'{path}: started', flush=True)
     time.sleep(0.5)
@@ -161,17 +125,16 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       if process.poll() is None:
         continue
       del running[path]
-      os.remove(os.path.join(path, PID_FILE))
-      if process.returncode:
+      # Started by another process between the check above and this one's start: it found the lock taken.
+      owner = workdir_lib.lock_owner(path) if process.returncode == USAGE_ERROR else None
+      if owner:
+        print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
+      elif process.returncode:
         failed.append(path)
         print(f'{path}: FAILED (exit {process.returncode}), see {path}/train.log', flush=True)
       else:
         print(f'{path}: done in {time.time() - start:.0f} s', flush=True)
   return failed
-
-
-def first_epoch_at(records: list[dict[str, Any]], key: str, target: float = TARGET) -> int | None:
-  return next((r['epoch'] for r in records if r[key] >= target), None)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -189,7 +152,7 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
   finished, partial = [], []
   for seed in seeds:
     path = workdir(root, setting.name, seed)
-    records = read_metrics(path)
+    records = workdir_lib.read_metrics(path)
     if records and records[-1]['epoch'] >= config.num_epochs:
       finished.append((seed, path, records[:config.num_epochs]))
     elif records:
@@ -211,7 +174,7 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
       row[f'{split}_{metric}_accuracy_std'] = _std(values)
       row[f'{split}_{metric}_accuracy_min'] = min(values) if values else None
   for metric in ('char', 'seq'):
-    epochs = [first_epoch_at(records, f'val_{metric}_accuracy') for _, _, records in finished]
+    epochs = [report.first_epoch_reaching(records, f'val_{metric}_accuracy') for _, _, records in finished]
     reached = [e for e in epochs if e is not None]
     row[f'epochs_to_99_{metric}'] = _mean(reached)
     row[f'epochs_to_99_{metric}_per_seed'] = epochs
@@ -244,20 +207,10 @@ def machine() -> str:
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
+  """A number for a table: `digits` decimals, '-' for none."""
   return '-' if value is None or (isinstance(value, float) and math.isnan(value)) else f'{value:.{digits}f}'
 
 
 def write_json(path: str, payload: Any) -> None:
-  """Writes atomically: a reader (or a kill) never sees half a file."""
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(f'{path}.tmp', 'w') as f:
-    json.dump(payload, f, indent=2)
-    f.write('\n')
-  os.replace(f'{path}.tmp', path)
-
-
-def write_text(path: str, text: str) -> None:
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(f'{path}.tmp', 'w') as f:
-    f.write(text)
-  os.replace(f'{path}.tmp', path)
+  """Writes payload as indented JSON, atomically: a reader (or a kill) never sees half a file."""
+  workdir_lib.write_atomic(path, json.dumps(payload, indent=2) + '\n')

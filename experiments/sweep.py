@@ -18,6 +18,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs  # noqa: E402  (experiments/ is a folder of scripts, not a package)
+from addjax import workdir as workdir_lib  # noqa: E402  (found through the path runs.py sets)
 
 
 def parse_value(text: str) -> Any:
@@ -105,7 +106,7 @@ def main() -> None:
            'device': args.device, 'rows': rows}
   out = os.path.join(args.results, f'sweep_{args.name}')
   runs.write_json(f'{out}.json', sweep)
-  runs.write_text(f'{out}.md', markdown(sweep))
+  workdir_lib.write_atomic(f'{out}.md', markdown(sweep))
   print(markdown(sweep))
   if failed:
     sys.exit(f'{len(failed)} run(s) failed: {", ".join(failed)}')

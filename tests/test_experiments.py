@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from addjax import workdir as workdir_lib
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXPERIMENTS = ROOT / 'experiments'
 TINY = ('--set', 'training_size=600', '--set', 'num_epochs=2', '--set', 'eval_batch_size=256',
@@ -65,7 +67,7 @@ def test_sweep_trains_every_point_and_summarises_its_metrics(sweep):
     config = json.loads((workdir / 'config.json').read_text())
     assert (config['num_layers'], config['training_size'], config['hidden_size']) == (
         row['point']['num_layers'], 600, 16)
-    last = runs.read_metrics(str(workdir))[-1]
+    last = workdir_lib.read_metrics(str(workdir))[-1]
     assert last['epoch'] == 2 and row['seeds'] == [0]
     assert row['val_seq_accuracy_mean'] == last['val_seq_accuracy']
     assert row['val_char_accuracy_mean'] == last['val_char_accuracy']
@@ -87,12 +89,12 @@ def test_a_longer_setting_resumes_a_finished_shorter_run(sweep):
   """How a reduced row is extended: the same workdir, more epochs, the first epochs' records kept."""
   tmp, _, _ = sweep
   root = str(tmp / 'runs' / 'tiny')
-  before = runs.read_metrics(runs.workdir(root, 'num_layers-1__digits-2', 0))
+  before = workdir_lib.read_metrics(runs.workdir(root, 'num_layers-1__digits-2', 0))
   fields = (('num_layers', 1), ('digits', 2), ('training_size', 600), ('num_epochs', 3),
             ('eval_batch_size', 256), ('num_samples_to_print', 0), ('hidden_size', 16))
   longer = runs.Setting('num_layers-1__digits-2', 'two_digits', fields)
   assert runs.run_all(root, [(longer, 0)], parallel=1) == []
-  after = runs.read_metrics(runs.workdir(root, longer.name, 0))
+  after = workdir_lib.read_metrics(runs.workdir(root, longer.name, 0))
   assert [r['epoch'] for r in after] == [1, 2, 3] and after[:2] == before
 
 
@@ -151,8 +153,26 @@ def test_bad_command_lines_end_in_one_line_and_train_nothing(tmp_path, name, arg
   assert 'Traceback' not in result.stderr and not (tmp_path / 'runs').exists()
 
 
-def test_a_workdir_claimed_by_a_live_process_is_not_claimed_again(tmp_path):
-  path = str(tmp_path / 'run')
-  assert runs.claim(path) and not runs.claim(path)  # this test's own pid holds it
-  (tmp_path / 'run' / runs.PID_FILE).write_text('999999999')  # a process that no longer exists
-  assert not runs.is_running(path) and runs.claim(path)
+def test_a_locked_workdir_is_running_elsewhere_not_failed(tmp_path, monkeypatch, capsys):
+  root = str(tmp_path)
+  setting = runs.Setting('row', 'two_digits', (('num_epochs', 1), ('training_size', 600), ('hidden_size', 16)))
+  path = runs.workdir(root, 'row', 0)
+  pathlib.Path(path).mkdir(parents=True)
+  with workdir_lib.lock(path):  # As a run started by hand holds it.
+    assert runs.run_all(root, [(setting, 0)], parallel=1) == []
+    assert 'running elsewhere (process' in capsys.readouterr().out
+    assert not (tmp_path / 'row' / 'seed0' / 'train.log').exists()  # Nothing was started.
+
+    # Locked between the check and the start: the run itself finds the lock taken and exits 2 at once.
+    real_owner, checks = runs.workdir_lib.lock_owner, []
+
+    def owner_after_the_first_check(path):
+      checks.append(path)
+      return None if len(checks) == 1 else real_owner(path)
+
+    monkeypatch.setattr(runs.workdir_lib, 'lock_owner', owner_after_the_first_check)
+    assert runs.run_all(root, [(setting, 0)], parallel=1) == []
+    out = capsys.readouterr().out
+    assert 'started' in out and 'running elsewhere (process' in out and 'FAILED' not in out
+    assert 'is in use by process' in (tmp_path / 'row' / 'seed0' / 'train.log').read_text()
+  assert not (tmp_path / 'row' / 'seed0' / 'metrics.jsonl').exists()

@@ -126,7 +126,7 @@ def test_read_metrics_skips_a_line_cut_short(tmp_path):
   write_metrics(tmp_path / 'run', [0.1, 0.2])
   with open(tmp_path / 'run' / 'metrics.jsonl', 'a') as f:
     f.write('{"epoch": 3, "val_seq')
-  assert [r['epoch'] for r in plot.runs.read_metrics(str(tmp_path / 'run'))] == [1, 2]
+  assert [r['epoch'] for r in plot.workdir_lib.read_metrics(str(tmp_path / 'run'))] == [1, 2]
 
 
 def test_heatmap_matrix_follows_the_grid_order(sweep):
