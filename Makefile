@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= configs/three_digits.py
 WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 
-.PHONY: train test install clean compare-env compare table plots
+.PHONY: train test lint install clean compare-env compare table plots
 
 # The stamp is rebuilt whenever pyproject.toml changes, so a stale venv never hides a missing dependency.
 $(VENV)/.installed: pyproject.toml
@@ -21,6 +21,10 @@ train: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The linter configured in pyproject.toml (the suite runs it too: tests/test_style.py).
+lint: install
+	$(PY) -m ruff check .
 
 # The example's results table over 3 seeds (hours on a CPU; rerun to resume), then its learning curves.
 table: install
@@ -39,7 +43,7 @@ plots: install
 compare-env: .venv-compare/.installed
 
 compare: install compare-env
-	$(PY) experiments/compare_frameworks.py  # five digits, the issue's speed setting
+	$(PY) experiments/compare_frameworks.py  # five digits, batch 32: the setting of results/frameworks.md
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -8,7 +8,7 @@ from addjax import config as config_lib
 
 CONFIGS = pathlib.Path(__file__).resolve().parent.parent / 'configs'
 
-# The example's table and the notebook, as the issue lists them: digits, examples, epochs, decoder layers.
+# The example's table and the notebook's own setting: digits, examples, epochs, decoder layers.
 SEED_SETTINGS = {
     'two_digits': (2, 5_000, 55, 1),
     'three_digits': (3, 50_000, 100, 1),
