@@ -78,7 +78,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--rounds', type=int, default=3)
   parser.add_argument('--peers', nargs='+', default=list(PEERS), choices=PEERS)
-  parser.add_argument('--settings', nargs='+', default=[f'{d},{l},{b}' for d, l, b in SETTINGS],
+  parser.add_argument('--settings', nargs='+', default=[','.join(map(str, s)) for s in SETTINGS],
                       help='digits,layers,batch triples')
   parser.add_argument('--compare_python', default=str(ROOT / '.venv-compare' / 'bin' / 'python'),
                       help='A Python with PyTorch and TensorFlow (make compare-env); the GPU machine\'s python3.')
