@@ -33,7 +33,7 @@ table: install
 plots: install
 	$(PY) experiments/plot.py curves
 
-# TensorFlow and PyTorch for experiments/compare_frameworks.py, in a venv of their own: their pins would fight
+# TensorFlow and PyTorch for experiments/benchmark_table.py's peers, in a venv of their own: their pins would fight
 # JAX's in one environment, and neither is needed to train or test.
 .venv-compare/.installed:
 	$(PYTHON) -m venv .venv-compare
@@ -43,7 +43,7 @@ plots: install
 compare-env: .venv-compare/.installed
 
 compare: install compare-env
-	$(PY) experiments/compare_frameworks.py  # five digits, batch 32: the setting of results/frameworks.md
+	$(PY) experiments/benchmark_table.py  # every peer over six settings: results/benchmarks.md
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -104,14 +104,32 @@ def main() -> None:
       events = json.load(f)['traceEvents']
   total, count = collections.Counter(), collections.Counter()
   for event in events:
-    if event.get('ph') == 'X' and not event['name'].startswith(('ThunkExecutor', '$')):
+    # Loops and conditionals are left out: their events contain the operations they run.
+    if event.get('ph') == 'X' and not event['name'].startswith(('ThunkExecutor', '$', 'while', 'conditional')):
       total[event['name']] += event.get('dur', 0)
       count[event['name']] += 1
-  print(f'XLA operations by time per training step (traced; the tracer adds its own overhead):')
+  print('XLA operations by time per training step (traced; the tracer adds its own overhead):')
   for name, microseconds in total.most_common(args.top):
     print(f'{microseconds / 1e3 / args.steps:8.3f} ms {count[name] / args.steps:6.1f} calls  {name}')
+  kinds = collections.Counter()
+  for name, microseconds in total.items():
+    kinds[kind_of(name)] += microseconds
+  print('by kind: ' + ', '.join(f'{kind} {microseconds / 1e3 / args.steps:.1f} ms'
+                                for kind, microseconds in kinds.most_common()))
   print(f'all traced operations: {sum(total.values()) / 1e3 / args.steps:.1f} ms per step; '
         f'{np.round(times["step"], 2)} ms untraced')
+
+
+def kind_of(name: str) -> str:
+  """A coarse kind of an XLA:CPU operation, from its name."""
+  if name.startswith(('ynn_fusion', 'dot', 'wrapped_dot')):
+    return 'YNNPACK fusions (matmuls, some reductions)'
+  if 'dynamic-update-slice' in name:
+    return 'per-step writes into sequences'
+  if name.startswith('SlinkyThreadPool'):
+    return 'waiting on the thread pool'
+  return 'elementwise, copies, gathers'
+
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """The seed's Keras model and loop, timed: steady-state training examples/s of model.fit at batch 32.
 
-Run with a Python that has TensorFlow (pip install '.[compare]'); prints one JSON line.
+Run with a Python that has TensorFlow (make compare-env); prints one JSON line.
 """
 
 import argparse
