@@ -52,8 +52,8 @@ def _sum_over_time(x: jax.Array) -> jax.Array:
 
 
 def _lstm_forward(inputs: jax.Array, bias: jax.Array, recurrent_kernel: jax.Array, length: int | None,
-                  unroll: int):
-  """Runs the recurrence; returns the hidden states and the residuals of the backward pass.
+                  unroll: int, residuals: bool = True):
+  """Runs the recurrence; returns the hidden states and (with `residuals`) what the backward pass needs.
 
   The residuals are the backward loop's per-step factors, formed here while the step's gates are in cache:
   on a CPU, at large batch, forming them afterwards from the saved gates costs more passes over
@@ -70,6 +70,8 @@ def _lstm_forward(inputs: jax.Array, bias: jax.Array, recurrent_kernel: jax.Arra
     c = f * c_prev + i * g
     tanh_c = jnp.tanh(c)
     h = o * tanh_c
+    if not residuals:
+      return (h, c), (h, None)
     # dz_t = [dc g, dc c_{t-1}, dc i, dh tanh(c)] * d activation / dz, where the latter is a(1 - a) for a
     # sigmoid and 1 - a^2 for tanh: scale^2 - (a - shift)^2 for both. dc = dc_next + dh o (1 - tanh(c)^2).
     dz_factor = jnp.concatenate([g, c_prev, i, tanh_c], axis=-1) * (scale * scale - (activations - shift) ** 2)
@@ -98,7 +100,7 @@ def lstm_recurrence(inputs: jax.Array, bias: jax.Array, recurrent_kernel: jax.Ar
   Returns:
     The hidden states h_1 .. h_T, [time, batch, H].
   """
-  return _lstm_forward(inputs, bias, recurrent_kernel, length, unroll)[0]
+  return _lstm_forward(inputs, bias, recurrent_kernel, length, unroll, residuals=False)[0]
 
 
 def _lstm_recurrence_fwd(inputs, bias, recurrent_kernel, length, unroll):
