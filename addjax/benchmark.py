@@ -152,7 +152,7 @@ def benchmark(config: ml_collections.ConfigDict, program: str, steps: int, repea
           'examples_per_sec': statistics.median(per_sec), 'examples_per_sec_best': max(per_sec),
           'compile_sec': runner.compile_sec, 'model_gflops': flops['train'] / 1e9,
           'achieved_gflops': statistics.median(per_sec) * flops['train'] / 1e9,
-          'ceiling_gflops': matmul_ceiling_gflops(matmul_size)}
+          'matmul_size': matmul_size, 'ceiling_gflops': matmul_ceiling_gflops(matmul_size)}
 
 
 def report_lines(result: dict) -> list[str]:
@@ -163,7 +163,7 @@ def report_lines(result: dict) -> list[str]:
           f'{NAMES[result["program"]]}: {result["examples_per_sec"]:,.0f} examples/s median '
           f'({result["examples_per_sec_best"]:,.0f} best), {result["achieved_gflops"]:.1f} GFLOP/s, compiled in '
           f'{result["compile_sec"]:.1f} s',
-          f'ceiling: {result["ceiling_gflops"]:.1f} GFLOP/s (fp32 matmul, {FLAGS.matmul_size}^2); reached '
+          f'ceiling: {result["ceiling_gflops"]:.1f} GFLOP/s (fp32 matmul, {result["matmul_size"]}^2); reached '
           f'{100 * result["achieved_gflops"] / result["ceiling_gflops"]:.1f}% of it']
 
 
