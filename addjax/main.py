@@ -46,6 +46,12 @@ flags.DEFINE_boolean('distributed', False, 'Join a run of several processes thro
                      'jax.distributed.initialize: what the three flags above leave out, it reads from the '
                      'cluster\'s environment (Slurm, Open MPI, Cloud TPU, JAX_COORDINATOR_ADDRESS, ...).')
 
+flags.DEFINE_string('compilation_cache', os.path.join(
+    os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'addjax', 'xla'),
+                    'Where compiled XLA programs are kept between runs (JAX\'s persistent compilation cache): '
+                    'a rerun, a resume or another seed of the same setting loads its programs instead of '
+                    'compiling them. An empty value turns the cache off; JAX_COMPILATION_CACHE_DIR, if set, wins.')
+
 _DISTRIBUTED_FLAGS = ('coordinator_address', 'num_processes', 'process_id')
 
 
@@ -103,6 +109,18 @@ def join_processes() -> None:
                 '--num_processes and --process_id, or run where jax.distributed finds them in the environment')
 
 
+def use_compilation_cache(directory: str) -> None:
+  """Keeps every compiled program of the run in directory, so the next run with the same shapes skips XLA.
+
+  JAX caches only programs that took longer than a threshold to compile (1 s by default); the evaluation and
+  initialisation programs take less and are still seconds of a short run's start-up, so every program is kept.
+  """
+  if not directory or os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+    return
+  jax.config.update('jax_compilation_cache_dir', directory)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+
+
 def default_workdir(config_path: str) -> str:
   """runs/<config file name without .py>."""
   return os.path.join('runs', os.path.splitext(os.path.basename(config_path))[0])
@@ -119,6 +137,7 @@ def main(argv: list[str]) -> None:
   except config_lib.ConfigError as e:
     usage_error(str(e))
   host.use_one_device_per_core(config.batch_size)
+  use_compilation_cache(FLAGS.compilation_cache)
   join_processes()
   quiet_logs()
   workdir = FLAGS.workdir or default_workdir(config_flags.get_config_filename(FLAGS['config']))

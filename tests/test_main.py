@@ -108,6 +108,23 @@ def test_train_from_the_command_line_into_the_default_workdir(tmp_path):
   assert 'epoch 2/2' in result.stdout and 'val seq accuracy' in result.stdout
 
 
+def test_a_rerun_loads_every_program_from_the_compilation_cache_and_trains_the_same(tmp_path):
+  cache = tmp_path / 'cache'
+  first = run('--config.num_epochs=2', f'--workdir={tmp_path / "first"}', f'--compilation_cache={cache}')
+  assert first.returncode == 0, first.stderr
+  entries = sorted(os.listdir(cache))
+  assert entries, 'nothing was cached'
+  second = run('--config.num_epochs=2', f'--workdir={tmp_path / "second"}', f'--compilation_cache={cache}')
+  assert second.returncode == 0, second.stderr
+  # Every program was found: a compile would have added an entry.
+  assert sorted(os.listdir(cache)) == entries
+  assert without_timing(metrics(tmp_path / 'second')) == without_timing(metrics(tmp_path / 'first'))
+  off = run('--config.num_epochs=1', f'--workdir={tmp_path / "off"}', '--compilation_cache=',
+            '--config.hidden_size=48')
+  assert off.returncode == 0, off.stderr
+  assert sorted(os.listdir(cache)) == entries
+
+
 def test_sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_metrics(tmp_path, straight):
   killed = tmp_path / 'killed'
   # Kill at different points of the run: as soon as epoch 1's line is written (often before its checkpoint
