@@ -32,6 +32,7 @@ from addjax import report
 from addjax import rng
 from addjax import sharding
 from addjax import state as state_lib
+from addjax import summaries
 from addjax import workdir as workdir_lib
 
 # The pieces of the training program, importable from here for whoever builds it without the loop.
@@ -46,7 +47,7 @@ Record = report.Record
 
 # Keys of a metrics.jsonl line that describe the run as a whole: with num_seeds > 1 these stay single numbers,
 # every other key but 'epoch' is a list of num_seeds numbers, one per seed.
-RUN_KEYS = ('epoch', 'examples_per_sec', 'epoch_sec', 'elapsed_sec', 'num_devices')
+RUN_KEYS = ('epoch', 'learning_rate', 'examples_per_sec', 'epoch_sec', 'elapsed_sec', 'num_devices')
 
 
 class NonFiniteLossError(RuntimeError):
@@ -168,6 +169,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
                   dynamic_ncols=True, mininterval=1.0,
                   disable=None if primary else True)  # No bar when stderr is not a terminal.
   saved = committed = start_epoch  # The newest checkpoint started, and the newest known to be committed.
+  learning_rate = state_lib.learning_rate_schedule(config)
+  events = summaries.open_writer(workdir, config, records) if primary else summaries.NoWriter()
   try:
     for epoch in range(start_epoch + 1, config.num_epochs + 1):
       # --- Train one epoch, a chunk per compiled call. ---
@@ -195,6 +198,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
           'epoch': epoch,
           **programs.means(sums, 'train'),
           **programs.means(val_sums, 'val'),
+          'learning_rate': float(learning_rate(epoch * num_steps - 1)),  # That of the epoch's last step.
           'examples_per_sec': num_seeds * num_train / train_sec,
           'epoch_sec': time.time() - epoch_start,
           'elapsed_sec': elapsed_before + time.time() - start_time,
@@ -220,6 +224,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
       try:
         if primary:
           workdir_lib.append_metrics(workdir, record)
+          events.write(record)
         checkpoint.save(mngr, epoch, state, {'epoch': epoch, 'elapsed_sec': record['elapsed_sec']})
       except (OSError, checkpoint.SaveError) as e:
         raise _stopped(workdir, mngr, epoch, _cause(e), committed, primary) from None
@@ -231,6 +236,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
       raise _stopped(workdir, mngr, saved, str(e), committed, primary) from None
   finally:
     bar.close()
+    events.close()
     checkpoint.close(mngr)
 
   for line in report.summary_lines(records):
