@@ -3,6 +3,8 @@
 python experiments/reproduce_table.py                         # every row, 3 seeds, 2 runs at a time
 python experiments/reproduce_table.py --rows two_digits three_digits --seeds 5 --parallel 1
 python experiments/reproduce_table.py --summarize_only        # rewrite the table from the runs on disk
+python experiments/reproduce_table.py --launcher ray --ray_address HEAD:6379 --root /shared/runs/table
+                                                              # each run a task on a Ray cluster (docs/scaling.md)
 
 Each seed of each row trains in its own workdir, <root>/<row>/seed<k>; finished runs are skipped and
 interrupted ones resume from their checkpoint, so rerunning the same command after a kill continues the sweep.
@@ -95,21 +97,22 @@ def main() -> None:
   parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS), metavar='ROW',
                       help=f'Rows to run and write, in this order; any of: {", ".join(ROWS)}.')
   parser.add_argument('--seeds', type=int, default=3, help='Seeds 0..N-1 per row (reduced rows run one).')
-  parser.add_argument('--parallel', type=int, default=2, help='Runs training at the same time.')
+  runs.add_launcher_arguments(parser)
   parser.add_argument('--root', default=str(runs.ROOT / 'runs' / 'table'))
   parser.add_argument('--out', default=str(runs.ROOT / 'results' / 'table'),
                       help='Writes OUT.json and OUT.md.')
   parser.add_argument('--device', default=runs.machine(), help='What ran the rows, in words, for the table.')
   parser.add_argument('--summarize_only', action='store_true', help='Write the table; train nothing.')
   args = parser.parse_args()
-  if args.seeds < 1 or args.parallel < 1:
-    parser.error('--seeds and --parallel take a whole number >= 1')
+  if args.seeds < 1:
+    parser.error('--seeds takes a whole number >= 1')
+  runs.check_launcher(parser, args)
 
   seeds_of = {name: list(range(min(args.seeds, ROWS[name][3]))) for name in args.rows}
   failed = []
   if not args.summarize_only:
     jobs = [(ROWS[name][0], seed) for name in args.rows for seed in seeds_of[name]]
-    failed = runs.run_all(args.root, jobs, args.parallel)
+    failed = runs.launch(args, args.root, jobs)
 
   rows = []
   for name in args.rows:

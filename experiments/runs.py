@@ -7,6 +7,9 @@ config.json, metrics.jsonl and checkpoints/. Rerunning resumes an interrupted ru
 (train_and_evaluate does that), so a killed sweep picks up where it stopped. A workdir whose lock another
 process holds (a run started by hand, another orchestrator sharing the runs root) is running elsewhere: it
 is skipped, never counted as failed.
+
+With --launcher ray (add_launcher_arguments, launch) each run is a task on a Ray cluster instead of a
+subprocess here: see ray_launcher.py.
 """
 
 import argparse
@@ -135,6 +138,43 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       else:
         print(f'{path}: done in {time.time() - start:.0f} s', flush=True)
   return failed
+
+
+def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
+  """--launcher and its settings, shared by reproduce_table.py and sweep.py."""
+  parser.add_argument('--launcher', choices=('local', 'ray'), default='local',
+                      help='local: subprocesses of this machine, --parallel at a time; ray: a task per run on a '
+                      'Ray cluster (pip install -e \'.[ray]\'), whose workdirs and checkout every node sees.')
+  parser.add_argument('--parallel', type=int, default=2, help='--launcher local: runs training at the same time.')
+  parser.add_argument('--ray_address', default=None,
+                      help='--launcher ray: the head node, host:port (as `ray start --head` printed it); default: '
+                      'RAY_ADDRESS, else a cluster started on this machine, else Ray on this machine alone.')
+  parser.add_argument('--cpus_per_run', type=float, default=1.0, help='--launcher ray: CPUs each run asks for.')
+  parser.add_argument('--gpus_per_run', type=float, default=0.0,
+                      help='--launcher ray: GPUs each run asks for; a fraction shares a GPU.')
+  parser.add_argument('--max_retries', type=int, default=3,
+                      help='--launcher ray: attempts after the first for a run whose node, worker or process is '
+                      'killed; each resumes from the checkpoint.')
+
+
+def check_launcher(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+  """Ends in parser.error for launcher settings that cannot work, Ray missing among them."""
+  if args.parallel < 1:
+    parser.error('--parallel takes a whole number >= 1')
+  if args.cpus_per_run < 0 or args.gpus_per_run < 0 or args.max_retries < 0:
+    parser.error('--cpus_per_run, --gpus_per_run and --max_retries take a number >= 0')
+  if args.launcher == 'ray' and importlib.util.find_spec('ray') is None:
+    parser.error("--launcher ray needs Ray, which is not installed: pip install -e '.[ray]'")
+
+
+def launch(args: argparse.Namespace, root: str, jobs: list[tuple[Setting, int]]) -> list[str]:
+  """Trains the jobs with the launcher args name; returns the workdirs whose run failed."""
+  if args.launcher == 'ray':
+    import ray_launcher  # Imports Ray: only for --launcher ray.
+
+    return ray_launcher.run_all(root, jobs, args.ray_address, args.cpus_per_run, args.gpus_per_run,
+                                args.max_retries)
+  return run_all(root, jobs, args.parallel)
 
 
 def _mean(values: list[float]) -> float | None:

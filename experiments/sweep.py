@@ -7,6 +7,7 @@ python experiments/sweep.py --name layers_digits --config three_digits_fast \
 value, in the order given (the first --grid field is the rows of the table and the heatmap, the second its
 columns). Runs live in <root>/<name>/<field>-<value>__.../seed<k>; rerunning resumes and skips finished
 points. Writes results/sweep_<name>.json and .md; `python experiments/plot.py heatmap` draws the JSON.
+--launcher ray --ray_address HEAD:6379 runs each (point, seed) as a task on a Ray cluster (docs/scaling.md).
 """
 
 import ast
@@ -77,7 +78,7 @@ def main() -> None:
   parser.add_argument('--grid', action='append', required=True, metavar='FIELD=V1,V2,...')
   parser.add_argument('--set', action='append', default=[], metavar='FIELD=VALUE')
   parser.add_argument('--seeds', type=int, default=1)
-  parser.add_argument('--parallel', type=int, default=2)
+  runs.add_launcher_arguments(parser)
   parser.add_argument('--root', default=str(runs.ROOT / 'runs' / 'sweeps'))
   parser.add_argument('--results', default=str(runs.ROOT / 'results'))
   parser.add_argument('--device', default=runs.machine())
@@ -85,8 +86,9 @@ def main() -> None:
   args = parser.parse_args()
   if not re.fullmatch(r'[A-Za-z0-9_.-]+', args.name):
     parser.error(f'--name {args.name!r}: use letters, digits, "_", "-" and "." only')
-  if args.seeds < 1 or args.parallel < 1:
-    parser.error('--seeds and --parallel take a whole number >= 1')
+  if args.seeds < 1:
+    parser.error('--seeds takes a whole number >= 1')
+  runs.check_launcher(parser, args)
   try:
     grid = dict(parse_assignment(g, many=True) for g in args.grid)
     fixed = dict(parse_assignment(s, many=False) for s in args.set)
@@ -99,8 +101,7 @@ def main() -> None:
 
   root = os.path.join(args.root, args.name)
   seeds = list(range(args.seeds))
-  failed = [] if args.summarize_only else runs.run_all(
-      root, [(s, seed) for s in settings for seed in seeds], args.parallel)
+  failed = [] if args.summarize_only else runs.launch(args, root, [(s, seed) for s in settings for seed in seeds])
   rows = [{**runs.summarize(s, root, seeds), 'point': p} for s, p in zip(settings, points)]
   sweep = {'name': args.name, 'config': args.config, 'grid': grid, 'fixed': fixed, 'seeds': seeds,
            'device': args.device, 'rows': rows}
