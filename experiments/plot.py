@@ -1,7 +1,10 @@
-"""Figures from the experiments' JSON: learning curves of the table's runs, and a heatmap of a sweep.
+"""Figures from the experiments' JSON: learning curves of the table's runs, a heatmap of a sweep, and a trained
+run's accuracy by operand lengths.
 
 python experiments/plot.py curves [--table results/table.json] [--rows NAME ...] [--ymin 0.9] [--out F.png]
 python experiments/plot.py heatmap --sweep results/sweep_x.json [--metric val_seq_accuracy_mean] [--out F.png]
+python experiments/plot.py lengths --evaluation W/evaluation.json [--evaluation W2/evaluation.json ...]
+    [--metric seq_accuracy|char_accuracy] --out F.png
 
 curves: one panel per row of the table (reproduce_table.py's JSON) that has a workdir on disk, validation char
 and seq accuracy per epoch from each workdir's metrics.jsonl: a thin line per seed, their mean in bold.
@@ -9,6 +12,9 @@ Relative workdirs are resolved against --base (default: the repo root); absolute
 Workdirs not on disk (runs/ is not committed) are skipped with a note.
 heatmap: one metric of a sweep (sweep.py's JSON) over its grid, the first grid field as rows and the second as
 columns; the default --out is the sweep's path with _<metric>.png for .json.
+lengths: one panel per evaluation file (what python -m addjax.evaluate writes), the metric by the digits of the
+first operand (rows) and of the second (columns), grey where no problem had those lengths; the panels share one
+0..1 colour scale. Each panel is titled with its run, from the config.json beside the file when there is one.
 
 Reads JSON only: no JAX. Needs matplotlib (pip install -e '.[plots]'). A bad input ends in one line on stderr
 and exit status 2, with nothing written; a PNG is written whole or not at all.
@@ -35,6 +41,10 @@ COLUMNS = 3
 PANEL_SIZE = (5.0, 3.6)  # inches per subplot
 DPI = 120
 TABLE_KEYS = ('name', 'kind', 'digits', 'num_layers', 'seeds', 'workdirs')
+LENGTH_METRICS = ('seq_accuracy', 'char_accuracy')
+EVALUATION_KEYS = ('digits', 'step', 'model_seed', 'num_problems', *LENGTH_METRICS, 'by_operand_lengths')
+LENGTH_ROW_KEYS = ('a_length', 'b_length', 'num_problems', *LENGTH_METRICS)
+EVALUATION_FILES = 'the W/evaluation.json or W/evaluation_seed<S>.json that python -m addjax.evaluate writes'
 
 
 class BadInput(Exception):
@@ -78,6 +88,42 @@ def check_sweep(sweep: Any, path: str) -> dict[str, Any]:
     raise BadInput(f'{path}: a heatmap needs one or two grid fields; this sweep has {len(sweep["grid"])} '
                    f'({", ".join(sweep["grid"])})')
   return sweep
+
+
+def check_evaluation(evaluation: Any, path: str) -> dict[str, Any]:
+  """The evaluation, if it is what python -m addjax.evaluate writes; BadInput saying what is expected if not.
+
+  Args:
+    evaluation: the file's parsed JSON.
+    path: the file, for the message.
+
+  Returns:
+    evaluation, unchanged.
+
+  Raises:
+    BadInput: it is not.
+  """
+  expected = (f'{path}: expected an object with {", ".join(EVALUATION_KEYS)}, by_operand_lengths a list of '
+              f'objects with {", ".join(LENGTH_ROW_KEYS)} and lengths from 1 to digits ({EVALUATION_FILES})')
+
+  def integer(value: Any, low: int, high: float = math.inf) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+  def fraction(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1)
+
+  if (not isinstance(evaluation, dict) or any(key not in evaluation for key in EVALUATION_KEYS)
+      or not integer(evaluation['digits'], 1) or not integer(evaluation['num_problems'], 0)
+      or not all(fraction(evaluation[key]) for key in LENGTH_METRICS)
+      or not isinstance(evaluation['by_operand_lengths'], list)):
+    raise BadInput(expected)
+  digits = evaluation['digits']
+  for row in evaluation['by_operand_lengths']:
+    if (not isinstance(row, dict) or any(key not in row for key in LENGTH_ROW_KEYS)
+        or not integer(row['a_length'], 1, digits) or not integer(row['b_length'], 1, digits)
+        or not integer(row['num_problems'], 0) or not all(fraction(row[key]) for key in LENGTH_METRICS)):
+      raise BadInput(expected)
+  return evaluation
 
 
 def seed_curves(records: list[dict[str, Any]], key: str) -> list[dict[int, float]]:
@@ -147,6 +193,53 @@ def heatmap_matrix(sweep: dict[str, Any], metric: str) -> tuple[list[Any], list[
     if a in rows and b in columns and row.get(metric) is not None:
       matrix[rows.index(a)][columns.index(b)] = float(row[metric])
   return rows, columns, matrix
+
+
+def lengths_matrix(evaluation: dict[str, Any], metric: str) -> tuple[list[int], list[list[float]]]:
+  """The metric of an evaluation by the two operands' lengths; NaN where no problem had those lengths.
+
+  Args:
+    evaluation: a checked evaluation file (check_evaluation).
+    metric: seq_accuracy or char_accuracy.
+
+  Returns:
+    (lengths, matrix): lengths is 1..digits; matrix[i][j] is the metric over the problems whose first operand
+    has lengths[i] digits and whose second has lengths[j].
+  """
+  lengths = list(range(1, evaluation['digits'] + 1))
+  matrix = [[math.nan] * len(lengths) for _ in lengths]
+  for row in evaluation['by_operand_lengths']:
+    if row['num_problems'] and row[metric] is not None:
+      matrix[row['a_length'] - 1][row['b_length'] - 1] = float(row[metric])
+  return lengths, matrix
+
+
+def run_title(evaluation: dict[str, Any], path: str, metric: str) -> str:
+  """A panel's title: the run's folder, digits, decoder layers and model seed, and what was evaluated.
+
+  Args:
+    evaluation: a checked evaluation file.
+    path: where it was read; the run's config.json is looked for beside it.
+    metric: the overall value of this one is given.
+
+  Returns:
+    Two lines; without a readable config.json the layers are unknown and the title says so.
+  """
+  folder = os.path.dirname(os.path.abspath(path))
+  name = os.path.join(os.path.basename(os.path.dirname(folder)), os.path.basename(folder))
+  digits = evaluation['digits']
+  try:
+    config = workdir_lib.read_config(folder)
+    layers = f'{config.num_layers} layer{"s" if config.num_layers != 1 else ""}'
+  except (OSError, ValueError, TypeError, AttributeError):
+    layers = 'layers unknown (no config.json)'
+  # model_seed, not config.seed: of a num_seeds run config.seed is only the first seed, and each
+  # evaluation_seed<S>.json is the model of seed S.
+  problems = evaluation['num_problems']
+  overall = evaluation[metric]
+  return (f'{name}: {digits} digits, {layers}, seed {evaluation["model_seed"]}\n'
+          f'step {evaluation["step"]}, {problems:,} problem{"s" if problems != 1 else ""}: {metric} '
+          f'{cell_text(math.nan if overall is None else overall)}')
 
 
 def pyplot() -> Any:
@@ -244,6 +337,44 @@ def plot_heatmap(sweep: dict[str, Any], metric: str, out: str) -> None:
   plt.close(fig)
 
 
+def lengths_figure(panels: list[tuple[str, list[int], list[list[float]]]], metric: str) -> Any:
+  """The lengths heatmaps, one panel per (title, lengths, matrix), on one shared 0..1 scale with one colour bar.
+
+  Args:
+    panels: what run_title and lengths_matrix give for each evaluation file.
+    metric: the name on the colour bar.
+
+  Returns:
+    The matplotlib figure; the caller saves and closes it.
+  """
+  import numpy as np  # comes with matplotlib
+  plt = pyplot()
+  columns = min(COLUMNS, len(panels))
+  rows = math.ceil(len(panels) / columns)
+  # Square panels that grow with the longest operand, so a 21-digit grid still has room for its numbers.
+  side = max(3.6, 0.42 * max(len(lengths) for _, lengths, _ in panels) + 1.8)
+  fig, axes = plt.subplots(rows, columns, figsize=(side * columns + 1.2, (side + 0.4) * rows), squeeze=False,
+                           layout='constrained')
+  cmap = plt.get_cmap('viridis').with_extremes(bad='lightgrey')
+  for ax, (title, lengths, matrix) in zip(axes.flat, panels):
+    image = ax.imshow(np.ma.masked_invalid(np.array(matrix)), cmap=cmap, vmin=0.0, vmax=1.0)
+    size = 9 if len(lengths) <= 8 else 7 if len(lengths) <= 14 else 5
+    for i in range(len(lengths)):
+      for j in range(len(lengths)):
+        if not math.isnan(matrix[i][j]):  # No problems with these lengths: a blank grey cell.
+          ax.text(j, i, cell_text(matrix[i][j]), ha='center', va='center', fontsize=size,
+                  color='white' if matrix[i][j] < 0.5 else 'black')  # viridis is dark at the low end
+    ax.set_xticks(range(len(lengths)), [str(n) for n in lengths], fontsize=min(size + 1, 9))
+    ax.set_yticks(range(len(lengths)), [str(n) for n in lengths], fontsize=min(size + 1, 9))
+    ax.set_xlabel('digits of the second operand')
+    ax.set_ylabel('digits of the first operand')
+    ax.set_title(title, fontsize=9)
+  for ax in list(axes.flat)[len(panels):]:
+    ax.set_visible(False)
+  fig.colorbar(image, ax=list(axes.flat)[:len(panels)], label=metric, shrink=0.9)
+  return fig
+
+
 def curves_command(args: argparse.Namespace) -> None:
   if not 0 <= args.ymin < 1:
     raise BadInput(f'--ymin {args.ymin}: accepted: a number >= 0 and < 1')
@@ -270,6 +401,40 @@ def heatmap_command(args: argparse.Namespace) -> None:
   plot_heatmap(sweep, args.metric, args.out or f'{os.path.splitext(args.sweep)[0]}_{args.metric}.png')
 
 
+def lengths_panels(paths: list[str], metric: str) -> list[tuple[str, list[int], list[list[float]]]]:
+  """(title, lengths, matrix) of each evaluation file, all read and checked before anything is drawn.
+
+  Args:
+    paths: evaluation files of python -m addjax.evaluate.
+    metric: one of LENGTH_METRICS.
+
+  Returns:
+    One panel per path, in order, as lengths_figure takes them.
+
+  Raises:
+    BadInput: an unknown metric, or a path that is not a readable evaluation file.
+  """
+  if metric not in LENGTH_METRICS:
+    raise BadInput(f'--metric {metric}: accepted: {", ".join(LENGTH_METRICS)}')
+  panels = []
+  for path in paths:
+    try:
+      loaded = load_json(path)
+    except BadInput as e:
+      raise BadInput(f'{e}; accepted: {EVALUATION_FILES}') from None
+    evaluation = check_evaluation(loaded, path)
+    panels.append((run_title(evaluation, path, metric), *lengths_matrix(evaluation, metric)))
+  return panels
+
+
+def lengths_command(args: argparse.Namespace) -> None:
+  fig = lengths_figure(lengths_panels(args.evaluation, args.metric), args.metric)
+  try:
+    save(fig, args.out)
+  finally:
+    pyplot().close(fig)
+
+
 def main() -> None:
   parser = runs.Parser(description=__doc__.splitlines()[0])
   commands = parser.add_subparsers(dest='command', required=True)
@@ -284,9 +449,15 @@ def main() -> None:
   heatmap.add_argument('--sweep', required=True, help='A results/sweep_<name>.json.')
   heatmap.add_argument('--metric', default='val_seq_accuracy_mean', help='A numeric key of the sweep rows.')
   heatmap.add_argument('--out', help='Default: the sweep path with _<metric>.png for .json.')
+  lengths = commands.add_parser('lengths', help='Accuracy of trained runs by the lengths of the two operands.')
+  lengths.add_argument('--evaluation', required=True, action='extend', nargs='+', metavar='FILE',
+                       help='A W/evaluation.json or W/evaluation_seed<S>.json of python -m addjax.evaluate; '
+                       'repeat it (or name several) for one panel each.')
+  lengths.add_argument('--metric', default='seq_accuracy', help=f'One of {", ".join(LENGTH_METRICS)}.')
+  lengths.add_argument('--out', required=True, help='The PNG to write, e.g. results/lengths_<name>.png.')
   args = parser.parse_args()
   try:
-    {'curves': curves_command, 'heatmap': heatmap_command}[args.command](args)
+    {'curves': curves_command, 'heatmap': heatmap_command, 'lengths': lengths_command}[args.command](args)
   except BadInput as e:
     print(f'{parser.prog}: {e}', file=sys.stderr)
     sys.exit(2)

@@ -1,15 +1,19 @@
-"""experiments/plot.py on synthetic metrics.jsonl, table and sweep files: its helpers, and its command line
-as a user runs it (a subprocess). No training, no JAX."""
+"""experiments/plot.py on synthetic metrics.jsonl, table, sweep and evaluation files, and on the evaluation of
+a real trained run: its helpers, and its command line as a user runs it (a subprocess). Only the lengths tests
+train (the session's tiny run) and run JAX (python -m addjax.evaluate); the script itself imports none."""
 
 import importlib.util
 import json
 import math
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
 import pytest
+
+from conftest import run_module
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / 'experiments' / 'plot.py'
@@ -223,3 +227,157 @@ def test_without_matplotlib_says_how_to_install_it(sweep, tmp_path):
   env = {**os.environ, 'PYTHONPATH': str(fake.parent)}
   result = run('heatmap', '--sweep', str(sweep), '--out', str(out), env=env)
   assert_bad_input(result, out, "pip install -e '.[plots]'")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# lengths: accuracy by operand lengths, from python -m addjax.evaluate's files.
+# ----------------------------------------------------------------------------------------------------------
+def evaluation_file(path: pathlib.Path, digits: int, seq: dict[tuple[int, int], float | None],
+                    model_seed: int = 0) -> pathlib.Path:
+  """An evaluation file as addjax.evaluate writes it, with these seq accuracies by (a_length, b_length).
+
+  char accuracy is seq accuracy's square root, so the two metrics differ.
+  """
+  rows = [{'a_length': a, 'b_length': b, 'num_problems': 0 if value is None else 10,
+           'char_accuracy': None if value is None else value ** 0.5, 'seq_accuracy': value}
+          for (a, b), value in seq.items()]
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps({
+      'workdir': str(path.parent), 'step': 40, 'model_seed': model_seed, 'digits': digits, 'seed': 1,
+      'num_requested': 10 * len(rows), 'num_training_pairs': 100, 'num_in_val_split': 0, 'exhausted': False,
+      'num_problems': 10 * len(rows), 'char_accuracy': 0.9, 'seq_accuracy': 0.6, 'by_longer_operand': [],
+      'by_operand_lengths': rows}))
+  return path
+
+
+@pytest.fixture(scope='module')
+def evaluated_run(trained_workdir, tmp_path_factory) -> pathlib.Path:
+  """A copy of the session's tiny trained run, evaluated by python -m addjax.evaluate on 300 fresh problems."""
+  workdir = tmp_path_factory.mktemp('evaluated') / 'tiny_run'
+  shutil.copytree(trained_workdir, workdir)  # evaluate writes into the workdir; the shared run stays as it was.
+  result = run_module('evaluate', f'--workdir={workdir}', '--num=300', '--seed=4')
+  assert result.returncode == 0, result.stderr
+  return workdir
+
+
+def drawn_cells(ax) -> tuple[list[list[float]], dict[tuple[int, int], str]]:
+  """A drawn panel's image as a matrix (NaN where masked) and its cell annotations by (row, column)."""
+  import numpy as np
+  image = ax.images[0].get_array()
+  matrix = np.ma.filled(image.astype(float), np.nan).tolist()
+  texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+  return matrix, texts
+
+
+def test_lengths_matrix_holds_the_real_evaluation_numbers(evaluated_run):
+  evaluation = json.loads((evaluated_run / 'evaluation.json').read_text())
+  assert plot.check_evaluation(evaluation, 'evaluation.json') is evaluation
+  rows = evaluation['by_operand_lengths']
+  assert sum(r['num_problems'] for r in rows) == 300
+  for metric in plot.LENGTH_METRICS:
+    lengths, matrix = plot.lengths_matrix(evaluation, metric)
+    assert lengths == [1, 2]
+    expected = {(r['a_length'], r['b_length']): r[metric] for r in rows}
+    for a in lengths:
+      for b in lengths:
+        assert matrix[a - 1][b - 1] == pytest.approx(expected.get((a, b), math.nan), nan_ok=True)
+
+  # A length pair with no problems is a blank (NaN) cell; the others keep their numbers.
+  dropped = rows.pop(0)
+  _, matrix = plot.lengths_matrix(evaluation, 'seq_accuracy')
+  assert math.isnan(matrix[dropped['a_length'] - 1][dropped['b_length'] - 1])
+  for r in rows:
+    assert matrix[r['a_length'] - 1][r['b_length'] - 1] == pytest.approx(r['seq_accuracy'])
+
+
+def test_lengths_matrix_rows_are_the_first_operand_and_blank_where_no_problems(tmp_path):
+  seq = {(1, 1): 0.9, (1, 3): 0.2, (2, 1): 0.7, (3, 3): 0.0, (3, 2): None}
+  evaluation = json.loads(evaluation_file(tmp_path / 'evaluation.json', 3, seq).read_text())
+  lengths, matrix = plot.lengths_matrix(plot.check_evaluation(evaluation, 'x'), 'seq_accuracy')
+  assert lengths == [1, 2, 3]
+  expected = [[0.9, math.nan, 0.2], [0.7, math.nan, math.nan], [math.nan, math.nan, 0.0]]
+  for got, want in zip(matrix, expected):
+    assert got == pytest.approx(want, nan_ok=True)
+  _, matrix = plot.lengths_matrix(evaluation, 'char_accuracy')
+  assert matrix[0][2] == pytest.approx(0.2 ** 0.5) and math.isnan(matrix[2][1])
+
+
+def test_lengths_command_plots_the_real_evaluation(evaluated_run, tmp_path):
+  path = evaluated_run / 'evaluation.json'
+  evaluation = json.loads(path.read_text())
+  out = tmp_path / 'figures' / 'lengths.png'
+  result = run('lengths', '--evaluation', str(path), '--metric', 'char_accuracy', '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  assert f'wrote {out}' in result.stdout
+
+  # What the command draws, drawn here by the same functions: the file's numbers, cell for cell.
+  panels = plot.lengths_panels([str(path)], 'char_accuracy')
+  fig = plot.lengths_figure(panels, 'char_accuracy')
+  assert_png(out, tuple(fig.get_size_inches()))
+  ax = fig.axes[0]
+  matrix, texts = drawn_cells(ax)
+  expected = {(r['a_length'], r['b_length']): r['char_accuracy'] for r in evaluation['by_operand_lengths']}
+  for a in (1, 2):
+    for b in (1, 2):
+      value = expected.get((a, b))
+      assert matrix[a - 1][b - 1] == pytest.approx(math.nan if value is None else value, nan_ok=True)
+      assert texts.get((a - 1, b - 1)) == (None if value is None else plot.cell_text(value))
+  assert ax.images[0].get_clim() == (0.0, 1.0)
+  title = ax.get_title()
+  assert 'tiny_run: 2 digits, 1 layer, seed 0' in title
+  assert f'step 12, 300 problems: char_accuracy {plot.cell_text(evaluation["char_accuracy"])}' in title
+  assert fig.axes[-1].get_ylabel() == 'char_accuracy'  # the colour bar
+  plot.pyplot().close(fig)
+
+
+def test_lengths_one_panel_per_file_on_one_scale(evaluated_run, tmp_path):
+  # A model of a num_seeds run (seed 1 of a two-layer run) with blank cells, and a file with no config.json.
+  other = evaluation_file(tmp_path / 'sweep' / 'seed1' / 'evaluation_seed1.json', 3,
+                          {(1, 1): 1.0, (1, 2): 0.25, (3, 1): 0.5}, model_seed=1)
+  (other.parent / 'config.json').write_text(json.dumps({'digits': 3, 'num_layers': 2, 'seed': 0, 'num_seeds': 2}))
+  alone = tmp_path / 'loose' / 'evaluation.json'
+  alone.parent.mkdir()
+  shutil.copy(evaluated_run / 'evaluation.json', alone)
+  out = tmp_path / 'three.png'
+  files = [str(evaluated_run / 'evaluation.json'), str(other), str(alone)]
+  result = run('lengths', '--evaluation', files[0], '--evaluation', *files[1:], '--out', str(out))
+  assert result.returncode == 0, result.stderr
+
+  fig = plot.lengths_figure(plot.lengths_panels(files, 'seq_accuracy'), 'seq_accuracy')
+  assert_png(out, tuple(fig.get_size_inches()))
+  panels = [ax for ax in fig.axes if ax.images]
+  assert len(panels) == 3
+  assert {ax.images[0].get_clim() for ax in panels} == {(0.0, 1.0)}
+  assert len(fig.axes) == 4 and fig.axes[-1].get_ylabel() == 'seq_accuracy'  # one colour bar for all
+  assert 'seed1: 3 digits, 2 layers, seed 1' in panels[1].get_title()
+  assert 'loose: 2 digits, layers unknown (no config.json), seed 0' in panels[2].get_title()
+  matrix, texts = drawn_cells(panels[1])
+  expected = [[1.0, 0.25, math.nan], [math.nan] * 3, [0.5, math.nan, math.nan]]
+  for got, want in zip(matrix, expected):
+    assert got == pytest.approx(want, nan_ok=True)
+  assert texts == {(0, 0): '1.000', (0, 1): '0.250', (2, 0): '0.500'}  # blank cells carry no text
+  plot.pyplot().close(fig)
+
+
+def test_bad_lengths_inputs(sweep, tmp_path):
+  good = evaluation_file(tmp_path / 'run' / 'evaluation.json', 2, {(1, 1): 0.5})
+  out = tmp_path / 'out.png'
+
+  def lengths(*args):
+    return run('lengths', *args, '--out', str(out))
+
+  assert_bad_input(lengths('--evaluation', str(tmp_path / 'nope.json')), out, 'nope.json', 'addjax.evaluate')
+  (tmp_path / 'broken.json').write_text('{"digits": ')
+  assert_bad_input(lengths('--evaluation', str(good), str(tmp_path / 'broken.json')), out, 'not JSON',
+                   'evaluation.json')
+  assert_bad_input(lengths('--evaluation', str(sweep)), out, 'expected an object with digits', 'addjax.evaluate')
+  text = json.loads(good.read_text()) | {'seq_accuracy': '0.5'}
+  (tmp_path / 'text.json').write_text(json.dumps(text))
+  assert_bad_input(lengths('--evaluation', str(tmp_path / 'text.json')), out, 'expected an object with digits')
+  longer = evaluation_file(tmp_path / 'longer.json', 2, {(1, 3): 0.5})  # a length past digits
+  assert_bad_input(lengths('--evaluation', str(longer)), out, 'lengths from 1 to digits')
+  assert_bad_input(lengths('--evaluation', str(good), '--metric', 'accuracy'), out,
+                   '--metric accuracy', 'seq_accuracy', 'char_accuracy')
+  assert_bad_input(lengths(), out, '--evaluation')  # argparse's own error, in one line too
+  result = run('lengths', '--evaluation', str(good))
+  assert result.returncode == 2 and '--out' in result.stderr and len(result.stderr.splitlines()) == 1
