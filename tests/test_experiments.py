@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from addjax import host
 from addjax import workdir as workdir_lib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -179,3 +180,24 @@ def test_a_locked_workdir_is_running_elsewhere_not_failed(tmp_path, monkeypatch,
     assert 'started' in out and 'running elsewhere (process' in out and 'FAILED' not in out
     assert 'is in use by process' in (tmp_path / 'row' / 'seed0' / 'train.log').read_text()
   assert not (tmp_path / 'row' / 'seed0' / 'metrics.jsonl').exists()
+
+
+def test_core_slots_share_the_cores_out_evenly_and_leave_too_many_runs_unpinned():
+  assert runs.core_slots(1, [0, 1]) == [{0, 1}]
+  assert runs.core_slots(2, [0, 1]) == [{0}, {1}]
+  assert runs.core_slots(2, [0, 1, 2, 3, 4]) == [{0, 1}, {2, 3}]
+  assert runs.core_slots(3, [0, 1]) == [None, None, None]
+
+
+@pytest.mark.skipif(len(runs.os.sched_getaffinity(0)) < 2, reason='pinning two runs needs two cores')
+def test_runs_side_by_side_each_train_on_cores_of_their_own(tmp_path):
+  fields = (('training_size', 600), ('num_epochs', 1), ('eval_batch_size', 256), ('num_samples_to_print', 0),
+            ('hidden_size', 16))
+  setting = runs.Setting('tiny', 'two_digits', fields)
+  cores = sorted(runs.os.sched_getaffinity(0))
+  assert runs.run_all(str(tmp_path), [(setting, 0), (setting, 1)], parallel=2) == []
+  # addjax.host splits the cores a run may use into devices: one run's share of the machine, not all of it.
+  devices = host.devices_for(32, len(cores) // 2)
+  for seed in (0, 1):
+    log = (tmp_path / 'tiny' / f'seed{seed}' / 'train.log').read_text()
+    assert f'on {devices} cpu device(s)' in log, log
