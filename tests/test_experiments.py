@@ -140,6 +140,35 @@ def test_reproduce_table_reports_claims_per_row(tmp_path):
   assert '0.9725 ± 0.0318' in table  # val seq: mean ± sample std of 0.995 and 0.95
 
 
+def test_reproduce_table_keeps_the_rows_it_does_not_rewrite(tmp_path):
+  out = tmp_path / 'table'
+  write_metrics(tmp_path / 'five_digits' / 'seed0', [0.995] * 30)
+  write_metrics(tmp_path / 'two_digits' / 'seed0', [0.9] * 55)
+  first = script('reproduce_table', '--summarize_only', '--rows', 'five_digits', '--root', str(tmp_path),
+                 '--out', str(out), '--device', 'machine A')
+  assert first.returncode == 0, first.stderr
+  # A row of a setting that is no longer in the table is dropped when the table is next written.
+  rows = json.loads(out.with_suffix('.json').read_text())
+  out.with_suffix('.json').write_text(json.dumps(rows + [dict(rows[0], name='twentyone_digits_100k')]))
+  second = script('reproduce_table', '--summarize_only', '--rows', 'two_digits', '--root', str(tmp_path),
+                  '--out', str(out), '--device', 'machine B')
+  assert second.returncode == 0, second.stderr
+  rows = json.loads(out.with_suffix('.json').read_text())
+  assert [(r['name'], r['device']) for r in rows] == [('two_digits', 'machine B'), ('five_digits', 'machine A')]
+  assert rows[1]['val_seq_accuracy_mean'] == pytest.approx(0.995)
+  assert 'Measured on machine A and on machine B.' in out.with_suffix('.md').read_text()
+
+
+def test_reproduce_table_stops_before_training_when_its_table_cannot_be_kept(tmp_path):
+  out = tmp_path / 'table'
+  out.with_suffix('.json').write_text('{"not": "a table"}')
+  result = script('reproduce_table', '--rows', 'two_digits', '--seeds', '1', '--root', str(tmp_path / 'runs'),
+                  '--out', str(out))
+  assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+  assert 'is not a table' in result.stderr and 'Traceback' not in result.stderr
+  assert not (tmp_path / 'runs').exists() and out.with_suffix('.json').read_text() == '{"not": "a table"}'
+
+
 @pytest.mark.parametrize('name, args, says', [
     ('sweep', ('--name', 'x', '--config', 'two_digits', '--grid', 'digits=0'), 'config.digits=0'),
     ('sweep', ('--name', 'x', '--config', 'no_such', '--grid', 'digits=2'), 'no config file'),
