@@ -6,10 +6,11 @@ python experiments/plot.py heatmap --sweep results/sweep_x.json [--metric val_se
 python experiments/plot.py lengths --evaluation W/evaluation.json [--evaluation W2/evaluation.json ...]
     [--metric seq_accuracy|char_accuracy] --out F.png
 
-curves: one panel per row of the table (reproduce_table.py's JSON) that has a workdir on disk, validation char
-and seq accuracy per epoch from each workdir's metrics.jsonl: a thin line per seed, their mean in bold.
-Relative workdirs are resolved against --base (default: the repo root); absolute ones are used as given.
-Workdirs not on disk (runs/ is not committed) are skipped with a note.
+curves: one panel per row of the table (reproduce_table.py's JSON) with metrics on disk, validation char and seq
+accuracy per epoch: a thin line per seed, their mean in bold. Each seed's metrics.jsonl is read from the table's
+own copy (the row's metrics_dirs, results/table_metrics/) or, for a row without copies, from its workdir.
+Relative paths are resolved against --base (default: the repo root); absolute ones are used as given. Seeds
+whose metrics are not on disk (runs/ is not committed) are skipped with a note.
 heatmap: one metric of a sweep (sweep.py's JSON) over its grid, the first grid field as rows and the second as
 columns; the default --out is the sweep's path with _<metric>.png for .json.
 lengths: one panel per evaluation file (what python -m addjax.evaluate writes), the metric by the digits of the
@@ -149,7 +150,8 @@ def table_panels(table: list[dict[str, Any]], base: str) -> list[tuple[dict[str,
   panels = []
   for row in table:
     curves: dict[str, list[dict[int, float]]] = {key: [] for key in CURVES}
-    for seed, workdir in zip(row['seeds'], row['workdirs']):
+    # The table's own copies of the metrics when it has them: workdirs outlive neither machines nor sessions.
+    for seed, workdir in zip(row['seeds'], row.get('metrics_dirs') or row['workdirs']):
       records = workdir_lib.read_metrics(os.path.join(base, workdir))  # join keeps an absolute workdir as it is
       if not records:
         print(f'{row["name"]}: seed {seed}: no metrics.jsonl in {workdir}, skipped')

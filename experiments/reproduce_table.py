@@ -8,7 +8,8 @@ python experiments/reproduce_table.py --launcher ray --ray_address HEAD:6379 --r
 
 Each seed of each row trains in its own workdir, <root>/<row>/seed<k>; finished runs are skipped and
 interrupted ones resume from their checkpoint, so rerunning the same command after a kill continues the sweep.
-Writes results/table.json (one object per row) and results/table.md (the claim beside the measurement).
+Writes results/table.json (one object per row), results/table.md (the claim beside the measurement) and a copy
+of each finished seed's metrics.jsonl under results/table_metrics/, from which the curves are drawn.
 Rows whose seeds are not all finished are written with the seeds that are, and say so. Rows not in --rows
 keep what the table already held for them, each with the machine it was measured on.
 """
@@ -96,6 +97,21 @@ def markdown(rows: list[dict[str, Any]]) -> str:
   return '\n'.join(lines) + '\n'
 
 
+def keep_metrics(row: dict[str, Any], out: str) -> None:
+  """Copies each finished seed's metrics.jsonl beside the table, OUT_metrics/<row>/seed<k>/metrics.jsonl.
+
+  Workdirs hold checkpoints and live outside the repository; the copies are small and committed with the
+  table, so its curves can be drawn again after the workdirs are gone. The row names them in 'metrics_dirs'.
+  """
+  row['metrics_dirs'] = []
+  for seed, workdir in zip(row['seeds'], row['workdirs']):
+    records = workdir_lib.read_metrics(os.path.join(runs.ROOT, workdir))[:row['num_epochs']]
+    folder = os.path.join(f'{out}_metrics', row['name'], f'seed{seed}')
+    workdir_lib.write_atomic(os.path.join(folder, workdir_lib.METRICS_FILE),
+                             ''.join(json.dumps(record) + '\n' for record in records))
+    row['metrics_dirs'].append(os.path.relpath(folder, runs.ROOT))
+
+
 def with_earlier_rows(rows: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
   """rows, and the rows of the table already at path that this run did not rewrite, in the order of ROWS.
 
@@ -151,6 +167,7 @@ def main() -> None:
     row = runs.summarize(setting, args.root, seeds_of[name])
     row.update(kind=kind, claim=claim, device=args.device)
     row.update(claim_held_char=claim_held(row, kind, 'char'), claim_held_seq=claim_held(row, kind, 'seq'))
+    keep_metrics(row, args.out)
     rows.append(row)
   try:
     rows = with_earlier_rows(rows, f'{args.out}.json')

@@ -230,3 +230,17 @@ def test_runs_side_by_side_each_train_on_cores_of_their_own(tmp_path):
   for seed in (0, 1):
     log = (tmp_path / 'tiny' / f'seed{seed}' / 'train.log').read_text()
     assert f'on {devices} cpu device(s)' in log, log
+
+
+def test_reproduce_table_keeps_a_copy_of_each_finished_seeds_metrics(tmp_path):
+  out = tmp_path / 'results' / 'table'
+  write_metrics(tmp_path / 'five_digits' / 'seed0', [0.995] * 30)
+  write_metrics(tmp_path / 'five_digits' / 'seed1', [0.5] * 3)  # Unfinished: no copy.
+  result = script('reproduce_table', '--summarize_only', '--rows', 'five_digits', '--seeds', '2',
+                  '--root', str(tmp_path), '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  row, = json.loads(out.with_suffix('.json').read_text())
+  copy = tmp_path / 'results' / 'table_metrics' / 'five_digits' / 'seed0'
+  assert [(ROOT / d).resolve() for d in row['metrics_dirs']] == [copy.resolve()]
+  assert workdir_lib.read_metrics(str(copy)) == workdir_lib.read_metrics(str(tmp_path / 'five_digits' / 'seed0'))
+  assert not (copy.parent / 'seed1').exists()

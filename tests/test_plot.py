@@ -170,6 +170,20 @@ def test_curves_picks_rows_by_name_and_takes_absolute_workdirs(table, tmp_path):
   assert_png(out, plot.PANEL_SIZE)
 
 
+def test_curves_read_the_tables_own_copies_of_the_metrics_before_the_workdirs(table, tmp_path):
+  rows = json.loads(table.read_text())
+  # The workdirs are gone; the copies reproduce_table keeps (metrics_dirs) are all that is left.
+  rows[0]['metrics_dirs'] = [str(tmp_path / w) for w in rows[0]['workdirs']]
+  rows[0]['workdirs'] = [f'gone/seed{s}' for s in rows[0]['seeds']]
+  table.write_text(json.dumps(rows))
+  out = tmp_path / 'copies.png'
+  result = run('curves', '--table', str(table), '--rows', 'two_digits', '--base', '/nonexistent',
+               '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  assert 'skipped' not in result.stdout
+  assert_png(out, plot.PANEL_SIZE)
+
+
 def test_heatmap_writes_a_png_beside_the_sweep_by_default(sweep):
   result = run('heatmap', '--sweep', str(sweep))
   assert result.returncode == 0, result.stderr
