@@ -111,6 +111,19 @@ def _pinned_to(cores: set[int] | None) -> Any:
   return lambda: os.sched_setaffinity(0, cores)
 
 
+def progress_line(done: int, running: int, waiting: int, durations: list[float], parallel: int) -> str:
+  """'progress: 3 of 8 done, 2 running, 3 waiting; about 25 min left', the estimate from the runs timed so far.
+
+  Runs yet to finish are taken to last as long as the mean run this script has seen from start to end, `parallel`
+  at a time: a rough guide where settings differ in cost, and none before a first run ends.
+  """
+  line = f'progress: {done} of {done + running + waiting} done, {running} running, {waiting} waiting'
+  if not durations or not running + waiting:
+    return line
+  left = statistics.mean(durations) * math.ceil((running + waiting) / parallel)
+  return f'{line}; about {left / 60:.0f} min left (from {len(durations)} run(s) timed)'
+
+
 def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[str]:
   """Trains every (setting, seed) not finished yet, in order, `parallel` processes at a time.
 
@@ -131,15 +144,19 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
   running: dict[str, tuple[subprocess.Popen, float, tuple[int, set[int] | None]]] = {}
   free_slots = list(enumerate(core_slots(parallel)))
   failed = []
+  done, durations = 0, []
   while pending or running:
+    started = False
     while pending and free_slots:
       setting, seed, path, num_epochs = pending.pop(0)
       if is_finished(path, num_epochs):
         print(f'{path}: finished, skipped', flush=True)
+        done += 1
         continue
       owner = workdir_lib.lock_owner(path)
       if owner:
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
+        done += 1
         continue
       os.makedirs(path, exist_ok=True)
       slot, cores = free_slots.pop(0)
@@ -149,12 +166,16 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       running[path] = (process, time.time(), (slot, cores))
       where = '' if cores is None else f' on cores {",".join(map(str, sorted(cores)))}'
       print(f'{path}: started{where}', flush=True)
+      started = True
+    if started:
+      print(progress_line(done, len(running), len(pending), durations, parallel), flush=True)
     time.sleep(0.5)
     for path, (process, start, slot) in list(running.items()):
       if process.poll() is None:
         continue
       del running[path]
       free_slots.append(slot)
+      done += 1
       # Started by another process between the check above and this one's start: it found the lock taken.
       owner = workdir_lib.lock_owner(path) if process.returncode == USAGE_ERROR else None
       if owner:
@@ -163,7 +184,9 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
         failed.append(path)
         print(f'{path}: FAILED (exit {process.returncode}), see {path}/train.log', flush=True)
       else:
-        print(f'{path}: done in {time.time() - start:.0f} s', flush=True)
+        durations.append(time.time() - start)
+        print(f'{path}: done in {durations[-1]:.0f} s', flush=True)
+      print(progress_line(done, len(running), len(pending), durations, parallel), flush=True)
   return failed
 
 

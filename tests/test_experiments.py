@@ -74,6 +74,19 @@ def test_sweep_trains_every_point_and_summarises_its_metrics(sweep):
     assert row['val_char_accuracy_mean'] == last['val_char_accuracy']
     assert row['wall_sec'] == last['elapsed_sec']
   assert 'started' in result.stdout and 'num_layers (rows) x digits (columns)' in result.stdout
+  # Progress as the runs start and end: both at once (two slots), then one done, then both.
+  progress = [line for line in result.stdout.splitlines() if line.startswith('progress: ')]
+  assert progress[0] == 'progress: 0 of 2 done, 2 running, 0 waiting'
+  assert progress[-1] == 'progress: 2 of 2 done, 0 running, 0 waiting'
+  assert any(line.startswith('progress: 1 of 2 done, 1 running, 0 waiting; about ') for line in progress)
+
+
+def test_progress_line_estimates_the_time_left_from_the_runs_timed():
+  assert runs.progress_line(0, 2, 4, [], 2) == 'progress: 0 of 6 done, 2 running, 4 waiting'
+  # 5 runs left, 2 at a time: 3 rounds of the mean run's 600 s, 30 minutes.
+  assert runs.progress_line(2, 2, 3, [500.0, 700.0], 2) == (
+      'progress: 2 of 7 done, 2 running, 3 waiting; about 30 min left (from 2 run(s) timed)')
+  assert runs.progress_line(5, 0, 0, [60.0], 2) == 'progress: 5 of 5 done, 0 running, 0 waiting'
 
 
 def test_rerunning_a_sweep_skips_finished_runs(sweep):
