@@ -104,11 +104,21 @@ def core_slots(parallel: int, cores: list[int] | None = None) -> list[set[int] |
   return [set(cores[i * share:(i + 1) * share]) for i in range(parallel)]
 
 
-def _pinned_to(cores: set[int] | None) -> Any:
-  """What a child process runs before exec to keep to `cores` (nothing when None)."""
+def _start(command: list[str], log: Any, cores: set[int] | None) -> subprocess.Popen:
+  """Starts command with stdout and stderr into log, pinned to cores (None: wherever this process may run).
+
+  The child inherits the affinity of the thread that starts it: this thread takes the cores for the start
+  and gives them back, so no Python runs between fork and exec (a preexec_fn would, unsafe in a process with
+  threads, as any process that imported JAX has).
+  """
   if cores is None:
-    return None
-  return lambda: os.sched_setaffinity(0, cores)
+    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+  own = os.sched_getaffinity(0)
+  os.sched_setaffinity(0, cores)
+  try:
+    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+  finally:
+    os.sched_setaffinity(0, own)
 
 
 def progress_line(done: int, running: int, waiting: int, durations: list[float], parallel: int) -> str:
@@ -161,8 +171,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       os.makedirs(path, exist_ok=True)
       slot, cores = free_slots.pop(0)
       with open(os.path.join(path, 'train.log'), 'a') as log:
-        process = subprocess.Popen(train_command(setting, seed, path), cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, preexec_fn=_pinned_to(cores))
+        process = _start(train_command(setting, seed, path), log, cores)
       running[path] = (process, time.time(), (slot, cores))
       where = '' if cores is None else f' on cores {",".join(map(str, sorted(cores)))}'
       print(f'{path}: started{where}', flush=True)

@@ -55,8 +55,9 @@ def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
   result = run_module('evaluate', f'--workdir={workdir}', '--num=10000', '--seed=2')
   assert result.returncode == 0, result.stderr
   assert 'only 550 problems' in result.stdout and 'char_accuracy' in result.stdout
-  assert sorted(p.name for p in workdir.iterdir()) == ['checkpoints', 'config.json', 'evaluation.json', 'lock',
-                                                       'metrics.jsonl']  # No temporary file left.
+  # No temporary file left (the run's TensorBoard events are its own, from training).
+  names = sorted(p.name for p in workdir.iterdir() if not p.name.startswith('events.out.tfevents.'))
+  assert names == ['checkpoints', 'config.json', 'evaluation.json', 'lock', 'metrics.jsonl']
   output = json.loads((workdir / 'evaluation.json').read_text())
   assert (output['step'], output['model_seed'], output['digits'], output['seed']) == (12, 0, 2, 2)
   assert (output['num_requested'], output['num_problems'], output['exhausted']) == (10_000, 550, True)
