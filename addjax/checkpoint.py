@@ -14,6 +14,7 @@ import re
 import shutil
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
 
 from addjax import cli
@@ -57,8 +58,10 @@ def manager(workdir: str, max_to_keep: int, read_only: bool = False) -> Manager:
   # A reader leaves max_to_keep and create unset: Orbax warns about either with read_only.
   options = ocp.CheckpointManagerOptions(max_to_keep=None if read_only else max_to_keep, create=not read_only,
                                          read_only=read_only)
+  # The handlers named up front, so that a checkpoint's metadata (shapes, dtypes) can be read before restoring.
+  handlers = {'state': ocp.StandardCheckpointHandler(), 'meta': ocp.JsonCheckpointHandler()}
   return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)),
-                               options=options, item_names=('state', 'meta'))
+                               options=options, item_handlers=handlers)
 
 
 def save(mngr: Manager, epoch: int, state: Any, meta: dict[str, Any]) -> None:
@@ -104,21 +107,44 @@ def close(mngr: Manager) -> None:
     pass
 
 
-def restore(mngr: Manager, step: int, abstract_state: Any = None) -> tuple[Any, dict[str, Any]]:
-  """(state, meta) of checkpoint `step`; with abstract_state None, the state as saved (no target)."""
+def as_saved_on(mngr: Manager, step: int, sharding: jax.sharding.Sharding) -> Any:
+  """Checkpoint `step`'s state as saved (structure, shapes, dtypes), every array placed with `sharding`.
+
+  The target that restores a checkpoint onto devices other than those it was saved from, e.g. a run trained
+  over two CPU devices read by a one-device process: restored without a target, Orbax asks for the topology
+  it was saved on.
+  """
+  metadata = mngr.item_metadata(step)['state']
+  return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), metadata)
+
+
+def restore(mngr: Manager, step: int, abstract_state: Any = None,
+            onto: jax.sharding.Sharding | None = None) -> tuple[Any, dict[str, Any]]:
+  """(state, meta) of checkpoint `step`.
+
+  Args:
+    mngr: the workdir's manager.
+    step: the checkpoint.
+    abstract_state: the state's structure, shapes and shardings. None: the state as saved, placed with `onto`
+      (as_saved_on), or as it was saved when `onto` is None too.
+    onto: where to place the arrays of a state restored as saved.
+  """
+  if abstract_state is None and onto is not None:
+    abstract_state = as_saved_on(mngr, step, onto)
   restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
                                                         meta=ocp.args.JsonRestore()))
   return restored.state, restored.meta
 
 
-def restore_newest_intact(mngr: Manager, abstract_state: Any = None,
-                          steps: list[int] | None = None) -> Restored | None:
+def restore_newest_intact(mngr: Manager, abstract_state: Any = None, steps: list[int] | None = None,
+                          onto: jax.sharding.Sharding | None = None) -> Restored | None:
   """The newest checkpoint that restores, trying each in turn from the newest.
 
   Args:
     mngr: the workdir's manager.
     abstract_state: the state's structure, shapes and shardings; None restores the state as saved.
     steps: the steps to try (default: every committed one).
+    onto: where to place the arrays of a state restored as saved (see restore).
 
   Returns:
     The restored checkpoint with the newer ones that failed, or None when there is no checkpoint at all.
@@ -130,7 +156,7 @@ def restore_newest_intact(mngr: Manager, abstract_state: Any = None,
   damaged = []
   for step in steps:
     try:
-      state, meta = restore(mngr, step, abstract_state)
+      state, meta = restore(mngr, step, abstract_state, onto)
     except Exception as e:  # Missing, truncated or garbled files each raise their own kind.
       damaged.append((step, cli.one_line(e)))
       continue

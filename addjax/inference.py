@@ -187,10 +187,12 @@ def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDic
     if step is not None and step not in steps:
       raise InputError(f'--step {step}: {workdir} has no checkpoint of that step; accepted: '
                        f'{", ".join(map(str, steps))}')
-    # Restored as saved, without a target: only the parameters matter here, so a run whose optimiser state
-    # is laid out otherwise (a flattened Adam, another optax) still answers.
+    # Restored as saved onto this process's first device, without a target of ours: only the parameters
+    # matter here, so a run whose optimiser state is laid out otherwise still answers, from whichever
+    # devices it was trained on.
     try:
-      restored = checkpoint.restore_newest_intact(mngr, steps=steps if step is None else [step])
+      restored = checkpoint.restore_newest_intact(mngr, steps=steps if step is None else [step],
+                                                  onto=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
     except checkpoint.NoIntactCheckpointError as e:
       raise InputError(f'--workdir {workdir}: {e}') from None
   finally:

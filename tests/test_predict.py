@@ -1,7 +1,12 @@
 """predict: answers equal the model's own argmax, batching never changes them, bad input ends in one line."""
 
 import json
+import os
+import pathlib
+import re
 import shutil
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -20,6 +25,7 @@ from conftest import run_module, tree
 GRID = [(a, b) for a in range(0, 96, 12) for b in range(3, 99, 12)]
 
 PROBLEMS = ['12+34', ' 7 + 5 ', '99+99', '0+0', '07+9', '50+50', '3+88', '1+1']
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 NORMALISED = ['12+34', '7+5', '99+99', '0+0', '7+9', '50+50', '3+88', '1+1']
 
 
@@ -258,3 +264,18 @@ def test_a_damaged_checkpoint_is_passed_over_in_one_line_and_nothing_is_written(
   assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and 'Traceback' not in result.stderr
   assert 'no checkpoint can be read (tried 12, 11, 10;' in result.stderr
   assert tree(workdir) == before  # A reader moves and deletes nothing.
+
+
+def test_a_run_trained_over_two_devices_answers_in_a_one_device_process(tmp_path):
+  """addjax.main splits a CPU into a device per core; predict, evaluate and the demo run on one device."""
+  workdir = tmp_path / 'two_devices'
+  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=2', 'JAX_PLATFORMS': 'cpu'}
+  trained = subprocess.run(
+      [sys.executable, '-m', 'addjax.main', '--config', str(ROOT / 'configs' / 'two_digits.py'),
+       f'--workdir={workdir}', '--config.hidden_size=32', '--config.num_epochs=1', '--config.batch_size=64',
+       '--config.num_samples_to_print=0'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert trained.returncode == 0, trained.stderr
+  assert 'on 2 cpu device(s)' in trained.stdout
+  result = run_module('predict', f'--workdir={workdir}', '12+34')
+  assert result.returncode == 0, result.stderr
+  assert re.fullmatch(r'12\+34=[0-9]{0,3}', result.stdout.strip()), result.stdout
