@@ -3,6 +3,7 @@ run's accuracy by operand lengths.
 
 python experiments/plot.py curves [--table results/table.json] [--rows NAME ...] [--ymin 0.9] [--out F.png]
 python experiments/plot.py heatmap --sweep results/sweep_x.json [--metric val_seq_accuracy_mean] [--out F.png]
+python experiments/plot.py depth --sweep results/sweep_x.json [--x digits] [--lines num_layers] [--out F.png]
 python experiments/plot.py lengths --evaluation W/evaluation.json [--evaluation W2/evaluation.json ...]
     [--metric seq_accuracy|char_accuracy] --out F.png
 
@@ -13,6 +14,12 @@ Relative paths are resolved against --base (default: the repo root); absolute on
 whose metrics are not on disk (runs/ is not committed) are skipped with a note.
 heatmap: one metric of a sweep (sweep.py's JSON) over its grid, the first grid field as rows and the second as
 columns; the default --out is the sweep's path with _<metric>.png for .json.
+depth: does depth help? Two panels over a two-field sweep: the final val exact match against --x (default
+digits), one line per value of --lines (default num_layers), the mean over seeds with a band from the worst
+seed to the best; and the wall-clock minutes to 0.99 exact match on a log axis, the mean over the seeds that got
+there with bars from the fastest to the slowest, a hollow marker labelled r/n where only r of n seeds did, and
+an x at the top of the panel where none did. Points without a finished seed are left out. The default --out is
+the sweep's path with _depth.png for .json.
 lengths: one panel per evaluation file (what python -m addjax.evaluate writes), the metric by the digits of the
 first operand (rows) and of the second (columns), grey where no problem had those lengths; the panels share one
 0..1 colour scale. Each panel is titled with its run, from the config.json beside the file when there is one.
@@ -41,6 +48,9 @@ CURVES = {'val_char_accuracy': ('val char', 'tab:blue'), 'val_seq_accuracy': ('v
 COLUMNS = 3
 PANEL_SIZE = (5.0, 3.6)  # inches per subplot
 DPI = 120
+DEPTH_KEYS = ('val_seq_accuracy_mean', 'val_seq_accuracy_min', 'val_seq_accuracy_max')
+DEPTH_SERIES_KEYS = ('x', 'seq_mean', 'seq_min', 'seq_max', 'minutes_mean', 'minutes_min', 'minutes_max', 'reached',
+                     'seeds')
 TABLE_KEYS = ('name', 'kind', 'digits', 'num_layers', 'seeds', 'workdirs')
 LENGTH_METRICS = ('seq_accuracy', 'char_accuracy')
 EVALUATION_KEYS = ('digits', 'step', 'model_seed', 'num_problems', *LENGTH_METRICS, 'by_operand_lengths')
@@ -75,7 +85,7 @@ def check_table(table: Any, path: str) -> list[dict[str, Any]]:
   return table
 
 
-def check_sweep(sweep: Any, path: str) -> dict[str, Any]:
+def check_sweep(sweep: Any, path: str, figure: str = 'a heatmap') -> dict[str, Any]:
   expected = (f'{path}: expected an object with name, grid ({{field: [values]}}) and rows (objects with a '
               'point) (what experiments/sweep.py writes)')
   if (not isinstance(sweep, dict) or not isinstance(sweep.get('name'), str)
@@ -86,7 +96,7 @@ def check_sweep(sweep: Any, path: str) -> dict[str, Any]:
                  and all(field in r['point'] for field in sweep['grid']) for r in sweep['rows'])):
     raise BadInput(expected)
   if len(sweep['grid']) > 2:
-    raise BadInput(f'{path}: a heatmap needs one or two grid fields; this sweep has {len(sweep["grid"])} '
+    raise BadInput(f'{path}: {figure} needs one or two grid fields; this sweep has {len(sweep["grid"])} '
                    f'({", ".join(sweep["grid"])})')
   return sweep
 
@@ -195,6 +205,70 @@ def heatmap_matrix(sweep: dict[str, Any], metric: str) -> tuple[list[Any], list[
     if a in rows and b in columns and row.get(metric) is not None:
       matrix[rows.index(a)][columns.index(b)] = float(row[metric])
   return rows, columns, matrix
+
+
+def check_depth_sweep(sweep: Any, path: str, x: str, lines: str) -> dict[str, Any]:
+  """The sweep, if it is sweep.py's JSON over exactly the fields x and lines with the summaries depth plots.
+
+  Args:
+    sweep: the file's parsed JSON.
+    path: the file, for the message.
+    x: the grid field along the horizontal axis.
+    lines: the grid field with one line per value.
+
+  Returns:
+    sweep, unchanged.
+
+  Raises:
+    BadInput: it is not.
+  """
+  check_sweep(sweep, path, 'a depth figure')
+  if x == lines or set(sweep['grid']) != {x, lines}:
+    raise BadInput(f'{path}: --x {x} and --lines {lines} must be the sweep\'s two grid fields; its grid fields: '
+                   f'{", ".join(sweep["grid"])}')
+  for row in sweep['rows']:
+    finished = row.get('seeds')
+    per_seed = row.get('minutes_to_99_seq_per_seed')
+    if (not isinstance(finished, list) or not isinstance(per_seed, list) or len(per_seed) != len(finished)
+        or not all(v is None or isinstance(v, (int, float)) for v in per_seed)
+        or any(key not in row or not (row[key] is None or isinstance(row[key], (int, float)))
+               for key in DEPTH_KEYS)):
+      raise BadInput(f'{path}: a row lacks {", ".join(DEPTH_KEYS)} or minutes_to_99_seq_per_seed (one number or '
+                     'null per finished seed); rewrite it with experiments/sweep.py --summarize_only')
+  return sweep
+
+
+def depth_series(sweep: dict[str, Any], x: str, lines: str) -> list[dict[str, Any]]:
+  """What the depth figure draws: one series per value of `lines`, in grid order.
+
+  Args:
+    sweep: a checked sweep (check_depth_sweep).
+    x: the grid field along the horizontal axis.
+    lines: the grid field with one line per value.
+
+  Returns:
+    Per line {'line': value, 'x': [...], 'seq_mean', 'seq_min', 'seq_max', 'minutes_mean', 'minutes_min',
+    'minutes_max', 'reached', 'seeds'}: lists aligned with 'x', which holds the x values (grid order) of the
+    points with at least one finished seed. The minutes are over the seeds that reached 0.99 (None where none
+    did); reached and seeds count those seeds and the finished ones.
+  """
+  by_point = {(row['point'][lines], row['point'][x]): row for row in sweep['rows']}
+  series = []
+  for value in sweep['grid'][lines]:
+    line: dict[str, Any] = {'line': value, **{key: [] for key in DEPTH_SERIES_KEYS}}
+    for position in sweep['grid'][x]:
+      row = by_point.get((value, position))
+      if row is None or not row['seeds']:
+        continue
+      minutes = [m for m in row['minutes_to_99_seq_per_seed'] if m is not None]
+      for key, number in (('x', position), ('seq_mean', row['val_seq_accuracy_mean']),
+                          ('seq_min', row['val_seq_accuracy_min']), ('seq_max', row['val_seq_accuracy_max']),
+                          ('minutes_mean', statistics.fmean(minutes) if minutes else None),
+                          ('minutes_min', min(minutes, default=None)), ('minutes_max', max(minutes, default=None)),
+                          ('reached', len(minutes)), ('seeds', len(row['seeds']))):
+        line[key].append(number)
+    series.append(line)
+  return series
 
 
 def lengths_matrix(evaluation: dict[str, Any], metric: str) -> tuple[list[int], list[list[float]]]:
@@ -339,6 +413,77 @@ def plot_heatmap(sweep: dict[str, Any], metric: str, out: str) -> None:
   plt.close(fig)
 
 
+def depth_figure(series: list[dict[str, Any]], x: str, lines: str, title: str) -> Any:
+  """Exact match and minutes to 0.99 against x, a line per value of `lines` (depth_series gives the series).
+
+  Args:
+    series: depth_series' output.
+    x: the horizontal axis' field, for its label.
+    lines: the lines' field, for the legend.
+    title: the figure's title.
+
+  Returns:
+    The matplotlib figure; the caller saves and closes it.
+  """
+  plt = pyplot()
+  from matplotlib import transforms
+  fig, (match, minutes) = plt.subplots(1, 2, figsize=(11.0, 4.4), layout='constrained')
+  colours = plt.get_cmap('viridis')(
+      [0.85 * i / max(1, len(series) - 1) for i in range(len(series))])  # the top of viridis is too pale
+  steps = sorted({v for line in series for v in line['x'] if isinstance(v, (int, float))})
+  # Lines side by side at a point, so that their bars and markers do not hide each other.
+  width = 0.25 * min((b - a for a, b in zip(steps, steps[1:])), default=1)
+  top = transforms.blended_transform_factory(minutes.transData, minutes.transAxes)
+  any_minutes = False
+  for i, (line, colour) in enumerate(zip(series, colours)):
+    label = f'{lines}={line["line"]}'
+    match.plot(line['x'], line['seq_mean'], color=colour, marker='o', label=label)
+    match.fill_between(line['x'], line['seq_min'], line['seq_max'], color=colour, alpha=0.18, linewidth=0)
+    shift = width * (i - (len(series) - 1) / 2) / max(1, len(series) - 1) if len(series) > 1 else 0.0
+    xs = [v + shift for v in line['x']]
+    got = [j for j, m in enumerate(line['minutes_mean']) if m is not None]
+    if got:
+      any_minutes = True
+      mean = [line['minutes_mean'][j] for j in got]
+      minutes.errorbar([xs[j] for j in got], mean,
+                       yerr=[[m - line['minutes_min'][j] for j, m in zip(got, mean)],
+                             [line['minutes_max'][j] - m for j, m in zip(got, mean)]],
+                       color=colour, linewidth=1.2, capsize=3, label=label)
+      for j in got:
+        every = line['reached'][j] == line['seeds'][j]
+        minutes.plot(xs[j], line['minutes_mean'][j], marker='o', color=colour, markersize=7,
+                     markerfacecolor=colour if every else 'white')
+        if not every:
+          minutes.annotate(f'{line["reached"][j]}/{line["seeds"][j]}', (xs[j], line['minutes_mean'][j]),
+                           textcoords='offset points', xytext=(5, 4), fontsize=8, color=colour)
+    for j, m in enumerate(line['minutes_mean']):
+      if m is None:
+        minutes.plot(xs[j], 0.95, marker='x', color=colour, markersize=9, markeredgewidth=2, transform=top)
+  match.axhline(TARGET, color='grey', linestyle=':', linewidth=1, label=f'{TARGET}')
+  match.set_ylabel('final val exact match (band: worst to best seed)')
+  match.set_title('exact match of the last epoch', fontsize=10)
+  match.legend(loc='lower left', fontsize=8)
+  minutes.plot([], [], marker='x', linestyle='none', color='grey', markeredgewidth=2, label='no seed reached 0.99')
+  minutes.plot([], [], marker='o', linestyle='none', color='grey', markerfacecolor='white',
+               label='r/n: only r of n seeds did')
+  if any_minutes:
+    from matplotlib import ticker
+    minutes.set_yscale('log')
+    # Plain numbers (20, not 2x10^1) on the log axis; minor ticks labelled only where the range is short.
+    minutes.yaxis.set_major_formatter(ticker.LogFormatter())
+    minutes.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+  minutes.set_ylabel('wall-clock minutes to 0.99 exact match')
+  minutes.set_title('time to 0.99 (bars: fastest to slowest seed)', fontsize=10)
+  minutes.legend(loc='upper left', fontsize=8)
+  for ax in (match, minutes):
+    ax.set_xlabel(x)
+    if steps:
+      ax.set_xticks(steps, [str(v) for v in steps])
+    ax.grid(alpha=0.3)
+  fig.suptitle(title, fontsize=11)
+  return fig
+
+
 def lengths_figure(panels: list[tuple[str, list[int], list[list[float]]]], metric: str) -> Any:
   """The lengths heatmaps, one panel per (title, lengths, matrix), on one shared 0..1 scale with one colour bar.
 
@@ -403,6 +548,20 @@ def heatmap_command(args: argparse.Namespace) -> None:
   plot_heatmap(sweep, args.metric, args.out or f'{os.path.splitext(args.sweep)[0]}_{args.metric}.png')
 
 
+def depth_command(args: argparse.Namespace) -> None:
+  sweep = check_depth_sweep(load_json(args.sweep), args.sweep, args.x, args.lines)
+  series = depth_series(sweep, args.x, args.lines)
+  if not any(line['x'] for line in series):
+    raise BadInput(f'{args.sweep}: no point has a finished seed yet; nothing to draw')
+  seeds = len(sweep.get('seeds') or [])
+  title = f'sweep {sweep["name"]}: {args.lines} x {args.x}, {seeds} seed{"s" if seeds != 1 else ""} per point'
+  fig = depth_figure(series, args.x, args.lines, title)
+  try:
+    save(fig, args.out or f'{os.path.splitext(args.sweep)[0]}_depth.png')
+  finally:
+    pyplot().close(fig)
+
+
 def lengths_panels(paths: list[str], metric: str) -> list[tuple[str, list[int], list[list[float]]]]:
   """(title, lengths, matrix) of each evaluation file, all read and checked before anything is drawn.
 
@@ -451,6 +610,11 @@ def main() -> None:
   heatmap.add_argument('--sweep', required=True, help='A results/sweep_<name>.json.')
   heatmap.add_argument('--metric', default='val_seq_accuracy_mean', help='A numeric key of the sweep rows.')
   heatmap.add_argument('--out', help='Default: the sweep path with _<metric>.png for .json.')
+  depth = commands.add_parser('depth', help='Exact match and minutes to 0.99 against digits, a line per depth.')
+  depth.add_argument('--sweep', required=True, help='A results/sweep_<name>.json over two grid fields.')
+  depth.add_argument('--x', default='digits', help='The grid field along the horizontal axis.')
+  depth.add_argument('--lines', default='num_layers', help='The grid field with one line per value.')
+  depth.add_argument('--out', help='Default: the sweep path with _depth.png for .json.')
   lengths = commands.add_parser('lengths', help='Accuracy of trained runs by the lengths of the two operands.')
   lengths.add_argument('--evaluation', required=True, action='extend', nargs='+', metavar='FILE',
                        help='A W/evaluation.json or W/evaluation_seed<S>.json of python -m addjax.evaluate; '
@@ -459,7 +623,9 @@ def main() -> None:
   lengths.add_argument('--out', required=True, help='The PNG to write, e.g. results/lengths_<name>.png.')
   args = parser.parse_args()
   try:
-    {'curves': curves_command, 'heatmap': heatmap_command, 'lengths': lengths_command}[args.command](args)
+    handlers = {'curves': curves_command, 'heatmap': heatmap_command, 'depth': depth_command,
+                'lengths': lengths_command}
+    handlers[args.command](args)
   except BadInput as e:
     print(f'{parser.prog}: {e}', file=sys.stderr)
     sys.exit(2)

@@ -32,6 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # The repo root, for a checkout that is not installed. These modules import no JAX.
 from addjax import config as config_lib  # noqa: E402
+from addjax import data  # noqa: E402
 from addjax import report  # noqa: E402
 from addjax import workdir as workdir_lib  # noqa: E402
 
@@ -245,8 +246,46 @@ def _std(values: list[float]) -> float | None:
   return statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
 
 
+def parameter_count(config: ml_collections.ConfigDict) -> int:
+  """The model's trainable parameters, counted from the config without building it (addjax.models' layers).
+
+  Each LSTM has an input kernel [inputs, 4h], a recurrent kernel [h, 4h] and a bias [4h]; the encoder reads
+  one-hot tokens, every decoder layer the h features below it; the output Dense maps h to the vocabulary.
+  The count does not depend on digits: the sequences get longer, the weights do not.
+
+  Args:
+    config: a run's config (hidden_size and num_layers are read).
+
+  Returns:
+    The number of parameters of models.from_config(config).
+  """
+  h, vocab = config.hidden_size, data.VOCAB_SIZE
+  encoder = 4 * h * (vocab + h + 1)
+  decoder = config.num_layers * 4 * h * (h + h + 1)
+  return encoder + decoder + h * vocab + vocab
+
+
+def _first_reaching(records: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+  """The first record whose key reached report.TARGET, or None."""
+  epoch = report.first_epoch_reaching(records, key)
+  return None if epoch is None else next(r for r in records if r['epoch'] == epoch)
+
+
 def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
-  """The setting's config fields and, over its finished seeds, the final and first-to-0.99 metrics."""
+  """The setting's config fields and, over its finished seeds, the final and first-to-0.99 metrics.
+
+  Args:
+    setting: the config and overrides the seeds were trained with.
+    root: the runs root; seed k of the setting is in workdir(root, setting.name, k).
+    seeds: the seeds to summarise; those not finished are listed in seeds_unfinished and left out.
+
+  Returns:
+    A row: config fields, parameters, the finished seeds and their workdirs; per split and metric (char,
+    seq) the last epoch's accuracy's mean, std, min and max over seeds; per metric the epochs and the
+    wall-clock minutes (the elapsed_sec of the first epoch at report.TARGET) to 0.99, per seed (None where a
+    seed never got there) and their mean over the seeds that did; the mean run's wall_sec and median
+    examples_per_sec.
+  """
   config = setting.load()
   finished, partial = [], []
   for seed in seeds:
@@ -263,6 +302,7 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
       'digits': config.digits, 'num_layers': config.num_layers, 'hidden_size': config.hidden_size,
       'training_size': config.training_size, 'num_epochs': config.num_epochs, 'batch_size': config.batch_size,
       'learning_rate': config.learning_rate, 'lr_schedule': config.lr_schedule, 'reverse': config.reverse,
+      'parameters': parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [os.path.relpath(path, ROOT) for _, path, _ in finished],
   }
@@ -272,12 +312,17 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
       row[f'{split}_{metric}_accuracy_mean'] = _mean(values)
       row[f'{split}_{metric}_accuracy_std'] = _std(values)
       row[f'{split}_{metric}_accuracy_min'] = min(values) if values else None
+      row[f'{split}_{metric}_accuracy_max'] = max(values) if values else None
   for metric in ('char', 'seq'):
     epochs = [report.first_epoch_reaching(records, f'val_{metric}_accuracy') for _, _, records in finished]
     reached = [e for e in epochs if e is not None]
     row[f'epochs_to_99_{metric}'] = _mean(reached)
     row[f'epochs_to_99_{metric}_per_seed'] = epochs
     row[f'epochs_to_99_{metric}_reached'] = len(reached)
+    firsts = [_first_reaching(records, f'val_{metric}_accuracy') for _, _, records in finished]
+    minutes = [None if first is None else first['elapsed_sec'] / 60 for first in firsts]
+    row[f'minutes_to_99_{metric}_per_seed'] = minutes
+    row[f'minutes_to_99_{metric}'] = _mean([m for m in minutes if m is not None])
   row['wall_sec'] = _mean([r['elapsed_sec'] for r in last])
   # The median epoch, not the mean: the first epoch includes compilation and a shared machine has spikes.
   row['examples_per_sec'] = _mean([statistics.median(r['examples_per_sec'] for r in records)

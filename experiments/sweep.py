@@ -1,16 +1,24 @@
 """A grid over any config fields: every point trained (per seed, in its own workdir), then summarised.
 
-python experiments/sweep.py --name layers_digits --config three_digits_fast \
-    --grid num_layers=1,2,3 --grid digits=3,4,5 --set training_size=30000 --set num_epochs=8
+python experiments/sweep.py --name layers_digits --config layers_digits --grid num_layers=1,2,3,4 \
+    --grid digits=3,5,7,9 --seeds 3 --parallel 2 --root ~/addjax_runs/sweeps
+
+(the layers x digits sweep of issue 14: configs/layers_digits.py says how its budgets were chosen; then
+`python experiments/plot.py depth --sweep results/sweep_layers_digits.json` and `... heatmap --sweep ...`.)
 
 --config names a file under configs/; --set fixes a field for every point; each --grid field takes every listed
 value, in the order given (the first --grid field is the rows of the table and the heatmap, the second its
-columns). Runs live in <root>/<name>/<field>-<value>__.../seed<k>; rerunning resumes and skips finished
-points. Writes results/sweep_<name>.json and .md; `python experiments/plot.py heatmap` draws the JSON.
+columns). A config file may define a recipe per value of one field: RECIPE_FIELD (a field name) and RECIPES
+({value: {field: value}}); a point whose RECIPE_FIELD has value V (from the grid, else --set, else the config)
+then also gets RECIPES[V]'s fields. Precedence, lowest first: the config's get_config(), the point's recipe,
+--set, the grid point. A recipe may not set a grid field, and a point whose value has no recipe is an error.
+Runs live in <root>/<name>/<field>-<value>__.../seed<k>; rerunning resumes and skips finished points; a point
+whose seeds are not all finished is marked unfinished in the table. Writes results/sweep_<name>.json and .md.
 --launcher ray --ray_address HEAD:6379 runs each (point, seed) as a task on a Ray cluster (docs/scaling.md).
 """
 
 import ast
+import importlib.util
 import itertools
 import os
 import re
@@ -43,13 +51,102 @@ def point_name(point: dict[str, Any]) -> str:
   return '__'.join(f'{field}-{value}' for field, value in point.items())
 
 
+def load_recipes(config: str) -> tuple[str | None, dict[Any, dict[str, Any]]]:
+  """The recipes a config file under configs/ defines: (RECIPE_FIELD, RECIPES), or (None, {}) without them.
+
+  Args:
+    config: the file's name under configs/, without .py.
+
+  Returns:
+    The field whose value picks a recipe, and {value: {field: value}}.
+
+  Raises:
+    ConfigError: there is no such file, or its recipes are not a field name and a dict of dicts.
+  """
+  path = runs.ROOT / 'configs' / f'{config}.py'
+  if not path.exists():
+    raise runs.config_lib.ConfigError(f'there is no config file {path.relative_to(runs.ROOT)}')
+  spec = importlib.util.spec_from_file_location(config, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, 'RECIPES'):
+    return None, {}
+  field, recipes = getattr(module, 'RECIPE_FIELD', None), module.RECIPES
+  if (not isinstance(field, str) or not isinstance(recipes, dict)
+      or not all(isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in recipes.values())):
+    raise runs.config_lib.ConfigError(f'configs/{config}.py: RECIPES must be {{value: {{field: value}}}} and '
+                                      'RECIPE_FIELD the name of the field whose value picks one')
+  return field, recipes
+
+
+def point_overrides(point: dict[str, Any], fixed: dict[str, Any], recipe_field: str | None,
+                    recipes: dict[Any, dict[str, Any]], default: Any = None) -> dict[str, Any]:
+  """The fields one grid point sets on the config: its recipe's, then --set's, then its own, later ones winning.
+
+  Args:
+    point: the grid point, {field: value}.
+    fixed: the --set fields.
+    recipe_field: the field whose value picks the recipe; None for a sweep without recipes.
+    recipes: {value: {field: value}}.
+    default: recipe_field's value in the config file, for a point that sets it neither in the grid nor by --set.
+
+  Returns:
+    {field: value}, the recipe's fields first.
+
+  Raises:
+    ValueError: the point's value has no recipe, or its recipe sets a grid field (the grid would not say
+      what the point trained).
+  """
+  recipe: dict[str, Any] = {}
+  if recipe_field is not None:
+    key = point.get(recipe_field, fixed.get(recipe_field, default))
+    if key not in recipes:
+      raise ValueError(f'no recipe for {recipe_field}={key!r}; the recipes: {recipe_field}='
+                       f'{",".join(map(str, recipes))}')
+    recipe = recipes[key]
+    clash = [field for field in recipe if field in point]
+    if clash:
+      raise ValueError(f'the recipe for {recipe_field}={key!r} sets {", ".join(clash)}, a grid field: a recipe '
+                       'may not change what the grid varies')
+  return {**recipe, **fixed, **point}
+
+
+def minutes_text(row: dict[str, Any], metric: str) -> str:
+  """A summary's wall-clock minutes to 0.99 for a table: '4.25 (2/3)', as runs.epochs_text gives the epochs."""
+  reached, total = row[f'epochs_to_99_{metric}_reached'], len(row['seeds'])
+  if not total:
+    return '-'
+  if not reached:
+    return f'never (0/{total})'
+  minutes = row[f'minutes_to_99_{metric}']
+  # A 3-digit point gets there in well under a minute: two decimals where one would round it away.
+  return f'{minutes:.{2 if minutes < 10 else 1}f} ({reached}/{total})'
+
+
+def accuracy_text(row: dict[str, Any], key: str) -> str:
+  """'0.9950 ± 0.0020 (min 0.9930)' over the seeds, '-' without a finished one."""
+  if row[f'{key}_mean'] is None:
+    return '-'
+  return f'{runs.fmt(row[f"{key}_mean"])} ± {runs.fmt(row[f"{key}_std"])} (min {runs.fmt(row[f"{key}_min"])})'
+
+
+def seeds_text(row: dict[str, Any]) -> str:
+  """'3', or '2, unfinished: seed 2 at epoch 3 of 6' for a point still to finish."""
+  text = str(len(row['seeds']))
+  if row['seeds_unfinished']:
+    text += ', unfinished: ' + ', '.join(f'seed {u["seed"]} at epoch {u["epochs_done"]} of {row["num_epochs"]}'
+                                         for u in row['seeds_unfinished'])
+  return text
+
+
 def markdown(sweep: dict[str, Any]) -> str:
   """The sweep's key numbers per point, and with two grid fields a val seq accuracy table over both."""
   fields = list(sweep['grid'])
   fixed = ', '.join(f'{k}={v}' for k, v in sweep['fixed'].items()) or 'none'
   lines = [f'Sweep {sweep["name"]}: configs/{sweep["config"]}.py with {fixed}; seeds {sweep["seeds"]}; '
-           f'measured on {sweep["device"]}. Accuracies of the last epoch, mean over the finished seeds; '
-           'seq = the whole answer exactly right, char = per character (Keras).', '']
+           f'measured on {sweep["device"]}. Accuracies of the last epoch over the finished seeds (mean ± sample '
+           'std, and the worst seed); seq = the whole answer exactly right, char = per character (Keras). Epochs '
+           'and wall-clock minutes to 0.99 seq: mean over the seeds that got there (how many did).', '']
   if len(fields) == 2:
     rows, cols = (sweep['grid'][f] for f in fields)
     by_point = {tuple(r['point'].values()): r for r in sweep['rows']}
@@ -60,13 +157,21 @@ def markdown(sweep: dict[str, Any]) -> str:
       lines.append(f'| {a} | ' + ' | '.join(runs.fmt(by_point[(a, b)]['val_seq_accuracy_mean'], 3)
                                            for b in cols) + ' |')
     lines.append('')
-  lines += ['| ' + ' | '.join(fields) + ' | seeds | val char | val seq | train seq | epochs to 0.99 seq | '
-            'minutes/run | examples/s |', '|' + '---|' * (len(fields) + 7)]
+  if sweep.get('recipes'):
+    field = sweep['recipe_field']
+    names = list(dict.fromkeys(name for recipe in sweep['recipes'].values() for name in recipe))
+    lines += [f'Recipe per {field} (configs/{sweep["config"]}.py; --set wins over it):', '',
+              f'| {field} | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
+    for value, recipe in sweep['recipes'].items():
+      lines.append(f'| {value} | ' + ' | '.join(str(recipe.get(name, '-')) for name in names) + ' |')
+    lines.append('')
+  lines += ['| ' + ' | '.join(fields) + ' | seeds | val char | val seq | epochs to 0.99 seq | minutes to 0.99 seq | '
+            'minutes/run | parameters | examples/s |', '|' + '---|' * (len(fields) + 8)]
   for r in sweep['rows']:
-    lines.append('| ' + ' | '.join(str(v) for v in r['point'].values()) + f' | {len(r["seeds"])} | '
-                 f'{runs.fmt(r["val_char_accuracy_mean"])} | {runs.fmt(r["val_seq_accuracy_mean"])} | '
-                 f'{runs.fmt(r["train_seq_accuracy_mean"])} | {runs.epochs_text(r, "seq")} | '
-                 f'{runs.fmt(r["wall_sec"] and r["wall_sec"] / 60, 1)} | '
+    lines.append('| ' + ' | '.join(str(v) for v in r['point'].values()) + f' | {seeds_text(r)} | '
+                 f'{accuracy_text(r, "val_char_accuracy")} | {accuracy_text(r, "val_seq_accuracy")} | '
+                 f'{runs.epochs_text(r, "seq")} | {minutes_text(r, "seq")} | '
+                 f'{runs.fmt(r["wall_sec"] and r["wall_sec"] / 60, 1)} | {r["parameters"]:,} | '
                  f'{runs.fmt(r["examples_per_sec"], 0)} |')
   return '\n'.join(lines) + '\n'
 
@@ -93,7 +198,17 @@ def main() -> None:
     grid = dict(parse_assignment(g, many=True) for g in args.grid)
     fixed = dict(parse_assignment(s, many=False) for s in args.set)
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    settings = [runs.Setting(point_name(p), args.config, tuple({**fixed, **p}.items())) for p in points]
+    recipe_field, recipes = load_recipes(args.config)
+    default = None
+    if recipe_field is not None:
+      config = runs.Setting('', args.config).load()
+      if recipe_field not in config:
+        raise runs.config_lib.ConfigError(f'configs/{args.config}.py: RECIPE_FIELD {recipe_field!r} is not a '
+                                          'config field')
+      default = config[recipe_field]
+    settings = [runs.Setting(point_name(p), args.config,
+                             tuple(point_overrides(p, fixed, recipe_field, recipes, default).items()))
+                for p in points]
     for setting in settings:  # every point checked before anything trains
       setting.load()
   except (ValueError, runs.config_lib.ConfigError) as e:
@@ -103,8 +218,10 @@ def main() -> None:
   seeds = list(range(args.seeds))
   failed = [] if args.summarize_only else runs.launch(args, root, [(s, seed) for s in settings for seed in seeds])
   rows = [{**runs.summarize(s, root, seeds), 'point': p} for s, p in zip(settings, points)]
+  used = {p.get(recipe_field, fixed.get(recipe_field, default)) for p in points}
   sweep = {'name': args.name, 'config': args.config, 'grid': grid, 'fixed': fixed, 'seeds': seeds,
-           'device': args.device, 'rows': rows}
+           'device': args.device, 'recipe_field': recipe_field,
+           'recipes': {str(v): r for v, r in recipes.items() if v in used}, 'rows': rows}
   out = os.path.join(args.results, f'sweep_{args.name}')
   runs.write_json(f'{out}.json', sweep)
   workdir_lib.write_atomic(f'{out}.md', markdown(sweep))

@@ -257,3 +257,130 @@ def test_reproduce_table_keeps_a_copy_of_each_finished_seeds_metrics(tmp_path):
   assert [(ROOT / d).resolve() for d in row['metrics_dirs']] == [copy.resolve()]
   assert workdir_lib.read_metrics(str(copy)) == workdir_lib.read_metrics(str(tmp_path / 'five_digits' / 'seed0'))
   assert not (copy.parent / 'seed1').exists()
+
+
+sweep_script = load_script('sweep')
+TINY_RECIPES = {2: {'training_size': 600, 'num_epochs': 2}, 3: {'training_size': 3000, 'learning_rate': 1e-2}}
+
+
+def test_a_point_gets_its_recipe_then_set_then_its_own_fields():
+  point = {'num_layers': 2, 'digits': 3}
+  overrides = sweep_script.point_overrides(point, {'learning_rate': 5e-3}, 'digits', TINY_RECIPES)
+  assert overrides == {'training_size': 3000, 'learning_rate': 5e-3, 'num_layers': 2, 'digits': 3}
+  assert sweep_script.point_overrides({'num_layers': 1, 'digits': 2}, {}, 'digits', TINY_RECIPES) == {
+      'training_size': 600, 'num_epochs': 2, 'num_layers': 1, 'digits': 2}
+  # The recipe's key from --set, else from the config file, where the grid does not vary it.
+  assert sweep_script.point_overrides({'num_layers': 1}, {'digits': 2}, 'digits', TINY_RECIPES)['num_epochs'] == 2
+  assert sweep_script.point_overrides({'num_layers': 1}, {}, 'digits', TINY_RECIPES, default=3)[
+      'training_size'] == 3000
+  assert sweep_script.point_overrides({'digits': 4}, {'num_epochs': 1}, None, {}) == {'num_epochs': 1, 'digits': 4}
+  with pytest.raises(ValueError, match='no recipe for digits=4; the recipes: digits=2,3'):
+    sweep_script.point_overrides({'digits': 4}, {}, 'digits', TINY_RECIPES)
+  with pytest.raises(ValueError, match='sets training_size, a grid field'):
+    sweep_script.point_overrides({'digits': 2, 'training_size': 900}, {}, 'digits', TINY_RECIPES)
+
+
+def test_layers_digits_recipes_hold_the_measured_fast_recipes_and_validate():
+  field, recipes = sweep_script.load_recipes('layers_digits')
+  assert field == 'digits' and sorted(recipes) == [3, 5, 7, 9]
+  for name, digits in (('three_digits_fast', 3), ('five_digits_fast', 5)):
+    fast = runs.Setting(name, name).load()
+    assert {key: fast[key] for key in recipes[digits]} == recipes[digits]
+  for digits, recipe in recipes.items():
+    for layers in (1, 4):
+      config = runs.Setting('x', 'layers_digits', (*recipe.items(), ('digits', digits), ('num_layers', layers))).load()
+      assert (config.batch_size, config.lr_schedule, config.grad_clip_norm, config.swap_augment) == (
+          32, 'cosine', 1.0, False)
+  plain = runs.Setting('x', 'layers_digits').load()
+  assert plain.digits == 5 and {key: plain[key] for key in recipes[5]} == recipes[5]
+  assert sweep_script.load_recipes('five_digits_fast') == (None, {})
+
+
+def test_a_sweep_with_recipes_trains_each_point_with_its_recipe_and_set_winning(tmp_path):
+  args = ('--name', 'recipe', '--config', 'layers_digits', '--grid', 'num_layers=2', '--grid', 'digits=3',
+          '--set', 'training_size=600', '--set', 'num_epochs=1', '--set', 'eval_batch_size=256',
+          '--set', 'num_samples_to_print=0', '--set', 'hidden_size=16',
+          '--root', str(tmp_path / 'runs'), '--results', str(tmp_path / 'results'), '--parallel', '1')
+  result = script('sweep', *args)
+  assert result.returncode == 0, result.stderr
+  config = json.loads((tmp_path / 'runs' / 'recipe' / 'num_layers-2__digits-3' / 'seed0' / 'config.json').read_text())
+  # From the 3-digit recipe (the config file alone is the 5-digit one: 5e-3, 300), except what --set shrank.
+  assert (config['learning_rate'], config['warmup_steps'], config['lr_schedule']) == (1e-2, 100, 'cosine')
+  assert (config['training_size'], config['num_epochs'], config['num_layers'], config['hidden_size']) == (
+      600, 1, 2, 16)
+  out = json.loads((tmp_path / 'results' / 'sweep_recipe.json').read_text())
+  assert out['recipe_field'] == 'digits'
+  assert out['recipes'] == {'3': {'training_size': 50_000, 'num_epochs': 5, 'learning_rate': 1e-2,
+                                  'warmup_steps': 100}}
+  row, = out['rows']
+  assert row['seeds'] == [0] and row['learning_rate'] == 1e-2 and row['training_size'] == 600
+  assert row['parameters'] == runs.parameter_count(runs.Setting('x', 'two_digits', (
+      ('hidden_size', 16), ('num_layers', 2))).load())
+  assert '| 3 | 50000 | 5 | 0.01 | 100 |' in (tmp_path / 'results' / 'sweep_recipe.md').read_text()
+
+
+def test_a_point_without_a_recipe_ends_in_one_line_and_trains_nothing(tmp_path):
+  result = script('sweep', '--name', 'x', '--config', 'layers_digits', '--grid', 'num_layers=1,2',
+                  '--grid', 'digits=3,4', '--root', str(tmp_path / 'runs'), '--results', str(tmp_path / 'results'))
+  assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+  assert 'no recipe for digits=4; the recipes: digits=3,5,7,9' in result.stderr
+  assert not (tmp_path / 'runs').exists() and not (tmp_path / 'results').exists()
+
+
+def test_summarize_minutes_to_target_max_and_parameters(tmp_path):
+  setting = runs.Setting('row', 'two_digits', (('num_epochs', 3), ('num_layers', 3)))
+  write_metrics(tmp_path / 'row' / 'seed0', [0.5, 0.991, 0.995])  # elapsed_sec: 10 s per epoch
+  write_metrics(tmp_path / 'row' / 'seed1', [0.5, 0.9, 0.985])
+  write_metrics(tmp_path / 'row' / 'seed2', [0.2, 0.999, 0.999, 0.999])  # a 4th epoch beyond num_epochs: cut
+  row = runs.summarize(setting, str(tmp_path), [0, 1, 2])
+  assert row['minutes_to_99_seq_per_seed'] == [pytest.approx(20 / 60), None, pytest.approx(20 / 60)]
+  assert row['minutes_to_99_seq'] == pytest.approx(20 / 60)
+  assert row['minutes_to_99_char_per_seed'] == [pytest.approx(20 / 60), pytest.approx(30 / 60),
+                                                pytest.approx(20 / 60)]
+  assert row['minutes_to_99_char'] == pytest.approx(70 / 180)
+  assert (row['val_seq_accuracy_min'], row['val_seq_accuracy_max']) == (0.985, 0.999)
+  assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(52e-6))  # deviations 0.002, -0.008, 0.006
+  assert row['parameters'] == 4 * 128 * (12 + 128 + 1) + 3 * 4 * 128 * (2 * 128 + 1) + 128 * 12 + 12
+  assert row['wall_sec'] == 30.0
+
+
+def test_summarize_with_no_seed_at_the_target_has_no_minutes(tmp_path):
+  setting = runs.Setting('row', 'two_digits', (('num_epochs', 2),))
+  write_metrics(tmp_path / 'row' / 'seed0', [0.5, 0.6])
+  row = runs.summarize(setting, str(tmp_path), [0, 1])
+  assert row['minutes_to_99_seq_per_seed'] == [None] and row['minutes_to_99_seq'] is None
+  assert runs.summarize(setting, str(tmp_path / 'none'), [0])['minutes_to_99_seq_per_seed'] == []
+
+
+@pytest.mark.parametrize('num_layers, hidden_size, digits', [(1, 128, 3), (2, 16, 5), (4, 32, 9), (3, 8, 2)])
+def test_parameter_count_equals_the_real_models(num_layers, hidden_size, digits):
+  import jax
+  import jax.numpy as jnp
+
+  from addjax import data, models
+  config = runs.Setting('x', 'layers_digits', (('num_layers', num_layers), ('hidden_size', hidden_size),
+                                               ('digits', digits), ('training_size', 1000))).load()
+  queries = jnp.zeros((2, data.query_length(digits)), jnp.uint8)
+  params = jax.eval_shape(models.from_config(config).init, jax.random.key(0), queries)['params']
+  assert runs.parameter_count(config) == sum(x.size for x in jax.tree.leaves(params))
+
+
+def test_sweep_table_shows_the_spread_minutes_recipes_and_unfinished_seeds(tmp_path):
+  root = tmp_path / 'runs' / 'table'
+  write_metrics(root / 'num_layers-1__digits-3' / 'seed0', [0.5, 0.9, 0.991, 0.995, 0.996])
+  write_metrics(root / 'num_layers-1__digits-3' / 'seed1', [0.5, 0.9, 0.95, 0.98, 0.986])
+  write_metrics(root / 'num_layers-2__digits-3' / 'seed0', [0.5, 0.995, 0.997, 0.998, 0.999])
+  write_metrics(root / 'num_layers-2__digits-3' / 'seed1', [0.5, 0.6])  # interrupted
+  result = script('sweep', '--name', 'table', '--config', 'layers_digits', '--grid', 'num_layers=1,2',
+                  '--grid', 'digits=3', '--seeds', '2', '--summarize_only', '--root', str(tmp_path / 'runs'),
+                  '--results', str(tmp_path / 'results'), '--device', 'a test machine')
+  assert result.returncode == 0, result.stderr
+  out = json.loads((tmp_path / 'results' / 'sweep_table.json').read_text())
+  one, two = out['rows']
+  assert one['seeds'] == [0, 1] and one['val_seq_accuracy_min'] == 0.986 and one['val_seq_accuracy_max'] == 0.996
+  assert one['minutes_to_99_seq_per_seed'] == [0.5, None] and one['epochs_to_99_seq_per_seed'] == [3, None]
+  assert two['seeds'] == [0] and two['seeds_unfinished'] == [{'seed': 1, 'epochs_done': 2}]
+  md = (tmp_path / 'results' / 'sweep_table.md').read_text()
+  assert '| 1 | 3 | 2 | ' in md and '0.9910 ± 0.0071 (min 0.9860)' in md and '| 3.0 (1/2) | 0.50 (1/2) |' in md
+  assert '| 2 | 3 | 1, unfinished: seed 1 at epoch 2 of 5 | ' in md and '| 2.0 (1/1) | 0.33 (1/1) |' in md
+  assert '| 205,324 |' in md and '| 336,908 |' in md and 'a test machine' in md

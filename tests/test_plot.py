@@ -395,3 +395,75 @@ def test_bad_lengths_inputs(sweep, tmp_path):
   assert_bad_input(lengths(), out, '--evaluation')  # argparse's own error, in one line too
   result = run('lengths', '--evaluation', str(good))
   assert result.returncode == 2 and '--out' in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def depth_row(layers: int, digits: int, accuracies: list[float], minutes: list[float | None]) -> dict:
+  """A sweep.py row for the depth figure: the last epoch's exact match and minutes to 0.99 of each seed."""
+  return {'point': {'num_layers': layers, 'digits': digits}, 'seeds': list(range(len(accuracies))),
+          'val_seq_accuracy_mean': sum(accuracies) / len(accuracies) if accuracies else None,
+          'val_seq_accuracy_min': min(accuracies, default=None), 'val_seq_accuracy_max': max(accuracies, default=None),
+          'minutes_to_99_seq_per_seed': minutes}
+
+
+@pytest.fixture
+def depth_sweep(tmp_path) -> pathlib.Path:
+  """2 layer counts x 3 digit counts, rows out of order: every seed at 0.99, some, none, and a point not run."""
+  rows = [depth_row(2, 7, [0.5, 0.7], [None, None]),
+          depth_row(1, 3, [0.995, 0.999, 0.997], [1.0, 2.0, 3.0]),
+          depth_row(2, 3, [0.998, 0.999], [0.5, 1.5]),
+          depth_row(1, 5, [0.98, 0.995], [None, 10.0]),
+          depth_row(1, 7, [], []),
+          depth_row(2, 5, [0.999], [4.0])]
+  return sweep_file(tmp_path, {'num_layers': [1, 2], 'digits': [3, 5, 7]}, rows)
+
+
+def test_depth_series_holds_each_layer_counts_numbers_in_grid_order(depth_sweep):
+  sweep = plot.check_depth_sweep(json.loads(depth_sweep.read_text()), str(depth_sweep), 'digits', 'num_layers')
+  one, two = plot.depth_series(sweep, 'digits', 'num_layers')
+  assert one == {'line': 1, 'x': [3, 5], 'seq_mean': [pytest.approx(0.997), pytest.approx(0.9875)],
+                 'seq_min': [0.995, 0.98], 'seq_max': [0.999, 0.995], 'minutes_mean': [2.0, 10.0],
+                 'minutes_min': [1.0, 10.0], 'minutes_max': [3.0, 10.0], 'reached': [3, 1], 'seeds': [3, 2]}
+  assert two['line'] == 2 and two['x'] == [3, 5, 7]
+  assert two['minutes_mean'] == [1.0, 4.0, None] and two['minutes_min'] == [0.5, 4.0, None]
+  assert two['reached'] == [2, 1, 0] and two['seeds'] == [2, 1, 2] and two['seq_max'] == [0.999, 0.999, 0.7]
+  # Swapped: a line per digit count along the layers.
+  three = plot.depth_series(sweep, 'num_layers', 'digits')[0]
+  assert three['line'] == 3 and three['x'] == [1, 2] and three['minutes_mean'] == [2.0, 1.0]
+
+
+def test_depth_writes_a_png_beside_the_sweep_by_default(depth_sweep):
+  result = run('depth', '--sweep', str(depth_sweep))
+  assert result.returncode == 0, result.stderr
+  assert_png(depth_sweep.parent / 'sweep_test_depth.png', (11.0, 4.4))
+
+
+def test_depth_with_no_seed_at_the_target_anywhere(tmp_path):
+  rows = [depth_row(1, 3, [0.5], [None]), depth_row(2, 3, [0.6], [None])]
+  sweep = sweep_file(tmp_path, {'digits': [3], 'num_layers': [1, 2]}, rows)
+  out = tmp_path / 'none.png'
+  result = run('depth', '--sweep', str(sweep), '--out', str(out))
+  assert result.returncode == 0, result.stderr
+  assert_png(out)
+
+
+def test_bad_depth_inputs(depth_sweep, sweep, tmp_path):
+  out = tmp_path / 'out.png'
+
+  def depth(*args):
+    return run('depth', *args, '--out', str(out))
+
+  assert_bad_input(depth('--sweep', str(tmp_path / 'nope.json')), out, 'nope.json')
+  # A sweep written before the depth summaries (no max, no minutes): say how to rewrite it.
+  assert_bad_input(depth('--sweep', str(sweep)), out, 'val_seq_accuracy_max', '--summarize_only')
+  assert_bad_input(depth('--sweep', str(depth_sweep), '--x', 'hidden_size'), out, '--x hidden_size',
+                   'num_layers, digits')
+  assert_bad_input(depth('--sweep', str(depth_sweep), '--lines', 'digits'), out, 'two grid fields')
+  one = sweep_file(tmp_path, {'digits': [3]}, [depth_row(1, 3, [0.5], [None])])
+  assert_bad_input(depth('--sweep', str(one)), out, 'two grid fields')
+  three = sweep_file(tmp_path, {'a': [1], 'b': [2], 'c': [3]}, [sweep_row({'a': 1, 'b': 2, 'c': 3}, 0.5)])
+  assert_bad_input(depth('--sweep', str(three)), out, 'a depth figure needs one or two grid fields')
+  unrun = sweep_file(tmp_path, {'num_layers': [1], 'digits': [3]}, [depth_row(1, 3, [], [])])
+  assert_bad_input(depth('--sweep', str(unrun)), out, 'no point has a finished seed')
+  wrong = depth_row(1, 3, [0.5, 0.6], [None])  # one minutes entry for two seeds
+  bad = sweep_file(tmp_path, {'num_layers': [1], 'digits': [3]}, [wrong])
+  assert_bad_input(depth('--sweep', str(bad)), out, 'minutes_to_99_seq_per_seed')
