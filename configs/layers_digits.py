@@ -1,4 +1,4 @@
-"""The layers x digits sweep (issue 14): one training recipe per digit count, the same for every decoder depth.
+"""The layers x digits sweep: one training recipe per digit count, the same for every decoder depth.
 
 Does adding decoder layers help, and from how many digits on? Within a column of the grid (one digit count)
 every point trains on the same data set size, epochs, batch, schedule and learning rate: the number of decoder

@@ -3,7 +3,7 @@
 python experiments/sweep.py --name layers_digits --config layers_digits --grid num_layers=1,2,3,4 \
     --grid digits=3,5,7,9 --seeds 3 --parallel 2 --root ~/addjax_runs/sweeps
 
-(the layers x digits sweep of issue 14: configs/layers_digits.py says how its budgets were chosen; then
+(the layers x digits sweep: configs/layers_digits.py says how its budgets were chosen; then
 `python experiments/plot.py depth --sweep results/sweep_layers_digits.json` and `... heatmap --sweep ...`.)
 
 --config names a file under configs/; --set fixes a field for every point; each --grid field takes every listed
