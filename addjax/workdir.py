@@ -127,8 +127,10 @@ def prepare(workdir: str, config: ml_collections.ConfigDict, write: bool = True)
   """Writes config.json; refuses a workdir trained with a config that differs.
 
   Only the fields in config.RESUMABLE_FIELDS (num_epochs and how fast, not what, the run computes) may
-  change on resume; config.json is then rewritten with the new values. A field that a stored config.json
-  lacks (added to base_config since that run began) counts as its default.
+  change on resume; config.json is then rewritten with the new values. num_epochs only under a constant
+  learning rate: a schedule that decays to the last step is another schedule with another length, and the
+  epochs already trained followed the old one. A field that a stored config.json lacks (added to base_config
+  since that run began) counts as its default.
 
   Args:
     workdir: an existing directory, owned by this process (see lock).
@@ -143,13 +145,18 @@ def prepare(workdir: str, config: ml_collections.ConfigDict, write: bool = True)
   if os.path.exists(path):
     with open(path) as f:
       stored = {**config_lib.base_config().to_dict(), **json.load(f)}
+    resumable = config_lib.RESUMABLE_FIELDS
+    if stored.get('lr_schedule') != 'constant':
+      resumable = resumable - {'num_epochs'}
     changed = sorted(k for k in set(stored) | set(current)
-                     if k not in config_lib.RESUMABLE_FIELDS and stored.get(k) != current.get(k))
+                     if k not in resumable and stored.get(k) != current.get(k))
     if changed:
       diffs = ', '.join(f'{k} {stored.get(k)!r} -> {current.get(k)!r}' for k in changed)
+      why = (f' (num_epochs sets the length of its {stored.get("lr_schedule")} schedule)'
+             if 'num_epochs' in changed and len(changed) == 1 else '')
       raise config_lib.ConfigError(
-          f'workdir {workdir!r} holds a run with another config ({diffs}); resume with its config '
-          f'(only {", ".join(sorted(config_lib.RESUMABLE_FIELDS))} may change) or choose a new --workdir')
+          f'workdir {workdir!r} holds a run with another config ({diffs}){why}; resume with its config '
+          f'(only {", ".join(sorted(resumable))} may change) or choose a new --workdir')
   if write:
     write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + '\n')
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from addjax import config as config_lib
 from addjax import workdir as workdir_lib
 from conftest import ROOT
 
@@ -111,3 +112,21 @@ def test_lock_owner_of_a_workdir_never_locked_is_none(tmp_path):
   assert workdir_lib.lock_owner(str(tmp_path)) is None
   assert workdir_lib.lock_owner(str(tmp_path / 'missing')) is None
   assert os.listdir(tmp_path) == []  # Nothing was created by asking.
+
+
+def test_num_epochs_may_change_on_resume_only_under_a_constant_learning_rate(tmp_path):
+  constant = config_lib.base_config()
+  workdir_lib.prepare(str(tmp_path / 'constant'), constant)
+  longer = config_lib.base_config()
+  longer.num_epochs = constant.num_epochs + 10
+  workdir_lib.prepare(str(tmp_path / 'constant'), longer)  # The same run, trained for longer.
+
+  cosine = config_lib.base_config()
+  cosine.lr_schedule = 'cosine'
+  workdir_lib.prepare(str(tmp_path / 'cosine'), cosine)
+  cosine.num_epochs += 10
+  with pytest.raises(config_lib.ConfigError, match='num_epochs sets the length of its cosine schedule'):
+    workdir_lib.prepare(str(tmp_path / 'cosine'), cosine)
+  cosine.steps_per_call = 7  # How fast, not what: still free.
+  cosine.num_epochs -= 10
+  workdir_lib.prepare(str(tmp_path / 'cosine'), cosine)
