@@ -97,6 +97,13 @@ def core_slots(parallel: int, cores: list[int] | None = None) -> list[set[int] |
   them: on a 2-core machine two 14-digit runs side by side train 2,353 examples/s together unpinned, 3,307
   pinned to a core each, and one run alone on both cores 1,935 (docs/performance.md). With more runs than
   cores there is nothing to share out, and the runs are left unpinned (None).
+
+  Args:
+    parallel: how many runs train at a time.
+    cores: the cores to share out (default: those this process may run on).
+
+  Returns:
+    One set of cores per run slot, or None per slot when there are fewer cores than runs.
   """
   cores = sorted(os.sched_getaffinity(0)) if cores is None else cores
   share = len(cores) // parallel
@@ -127,6 +134,16 @@ def progress_line(done: int, running: int, waiting: int, durations: list[float],
 
   Runs yet to finish are taken to last as long as the mean run this script has seen from start to end, `parallel`
   at a time: a rough guide where settings differ in cost, and none before a first run ends.
+
+  Args:
+    done: runs finished (or skipped as finished or running elsewhere).
+    running: runs training now.
+    waiting: runs not started yet.
+    durations: seconds from start to end of each run this script saw finish.
+    parallel: how many runs train at a time.
+
+  Returns:
+    One line for the log.
   """
   line = f'progress: {done} of {done + running + waiting} done, {running} running, {waiting} waiting'
   if not durations or not running + waiting:
