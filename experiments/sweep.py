@@ -111,18 +111,6 @@ def point_overrides(point: dict[str, Any], fixed: dict[str, Any], recipe_field: 
   return {**recipe, **fixed, **point}
 
 
-def minutes_text(row: dict[str, Any], metric: str) -> str:
-  """A summary's wall-clock minutes to 0.99 for a table: '4.25 (2/3)', as runs.epochs_text gives the epochs."""
-  reached, total = row[f'epochs_to_99_{metric}_reached'], len(row['seeds'])
-  if not total:
-    return '-'
-  if not reached:
-    return f'never (0/{total})'
-  minutes = row[f'minutes_to_99_{metric}']
-  # A 3-digit point gets there in well under a minute: two decimals where one would round it away.
-  return f'{minutes:.{2 if minutes < 10 else 1}f} ({reached}/{total})'
-
-
 def accuracy_text(row: dict[str, Any], key: str) -> str:
   """'0.9950 ± 0.0020 (min 0.9930)' over the seeds, '-' without a finished one."""
   if row[f'{key}_mean'] is None:
@@ -170,7 +158,7 @@ def markdown(sweep: dict[str, Any]) -> str:
   for r in sweep['rows']:
     lines.append('| ' + ' | '.join(str(v) for v in r['point'].values()) + f' | {seeds_text(r)} | '
                  f'{accuracy_text(r, "val_char_accuracy")} | {accuracy_text(r, "val_seq_accuracy")} | '
-                 f'{runs.epochs_text(r, "seq")} | {minutes_text(r, "seq")} | '
+                 f'{runs.epochs_text(r, "seq")} | {runs.minutes_text(r, "seq")} | '
                  f'{runs.fmt(r["wall_sec"] and r["wall_sec"] / 60, 1)} | {r["parameters"]:,} | '
                  f'{runs.fmt(r["examples_per_sec"], 0)} |')
   return '\n'.join(lines) + '\n'

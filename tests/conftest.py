@@ -2,8 +2,10 @@
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 # What addjax.main sets for a command, set for the runs these tests make in-process: before flax and orbax
 # load scipy's OpenBLAS, whose spinning threads make the initialisers' QR slow on a busy machine.
@@ -62,3 +64,18 @@ def tree(path: pathlib.Path) -> dict[str, tuple[int, int]]:
   """Every file under path with its size and modification time: equal trees mean nothing was written."""
   return {str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns)
           for p in sorted(path.rglob('*'))} if path.exists() else {}
+
+
+def kill_after_lines(command: list[str], workdir: pathlib.Path, min_lines: int, delay: float,
+                     timeout: float = 180) -> None:
+  """Starts a training command and SIGKILLs it `delay` s after its metrics.jsonl has min_lines lines."""
+  process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  metrics, deadline = workdir / 'metrics.jsonl', time.time() + timeout
+  while time.time() < deadline and process.poll() is None:
+    if metrics.exists() and len(metrics.read_text().splitlines()) >= min_lines:
+      break
+    time.sleep(0.01)
+  time.sleep(delay)
+  assert process.poll() is None, 'the run ended before it could be killed'
+  process.send_signal(signal.SIGKILL)
+  process.wait()

@@ -4,14 +4,13 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import tree
+from conftest import kill_after_lines, tree
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TWO_DIGITS = str(ROOT / 'configs' / 'two_digits.py')
@@ -130,18 +129,7 @@ def test_sigkill_at_any_moment_then_rerun_gives_the_uninterrupted_metrics(tmp_pa
   # Kill at different points of the run: as soon as epoch 1's line is written (often before its checkpoint
   # commits), and a little later, mid-epoch or mid-save.
   for min_lines, delay in ((1, 0.0), (4, 0.15)):
-    process = subprocess.Popen(command(*LONG, f'--workdir={killed}'), cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-      path = killed / 'metrics.jsonl'
-      if path.exists() and len(path.read_text().splitlines()) >= min_lines:
-        break
-      time.sleep(0.01)
-    time.sleep(delay)
-    assert process.poll() is None, 'the run ended before it could be killed'
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_after_lines(command(*LONG, f'--workdir={killed}'), killed, min_lines, delay, timeout=120)
   assert (killed / 'lock').exists()  # The killed run's lock file stays; its lock went with the process.
   result = run(*LONG, f'--workdir={killed}')
   assert result.returncode == 0, result.stderr

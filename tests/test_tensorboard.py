@@ -5,10 +5,8 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ import pytest
 from addjax import summaries
 from addjax import train
 from addjax import workdir as workdir_lib
-from conftest import tiny_run_config
+from conftest import kill_after_lines, tiny_run_config
 
 pytest.importorskip('tensorboardX', reason="the TensorBoard writer is an optional extra: pip install -e '.[test]'")
 event_accumulator = pytest.importorskip(
@@ -113,21 +111,10 @@ COMMAND = [sys.executable, '-m', 'addjax.main', '--config', str(ROOT / 'configs'
 
 def test_sigkill_mid_run_then_resume_leaves_events_equal_to_metrics(tmp_path):
   workdir = tmp_path / 'run'
-  metrics = workdir / 'metrics.jsonl'
   # Killed as soon as an epoch's line is written (its events follow it; its checkpoint often has not
   # committed), and later mid-epoch.
   for min_lines, delay in ((2, 0.0), (5, 0.15)):
-    process = subprocess.Popen([*COMMAND, f'--workdir={workdir}'], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while time.time() < deadline and process.poll() is None:
-      if metrics.exists() and len(metrics.read_text().splitlines()) >= min_lines:
-        break
-      time.sleep(0.01)
-    time.sleep(delay)
-    assert process.poll() is None, 'the run ended before it could be killed'
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_after_lines([*COMMAND, f'--workdir={workdir}'], workdir, min_lines, delay)
     # Whatever the kill left, the next start makes the events match metrics.jsonl as it resumes from them.
   result = subprocess.run([*COMMAND, f'--workdir={workdir}'], cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
