@@ -5,9 +5,10 @@ python experiments/benchmark_table.py [--rounds 3] [--compare_python .venv-compa
 For each setting (digits, decoder layers, batch) the peers are timed one after another, each in a process of
 its own, round after round, and each peer's median over the rounds is reported:
 - addjax: `python -m addjax.benchmark --program addjax` (the real training program, as addjax.main runs it);
+  addjax_bf16 the same with `--config.matmul_dtype=bfloat16` (mixed precision);
 - flax_naive: `--program reference` (nn.RNN over OptimizedLSTMCell, a jitted call per batch);
-- torch_fp32: the seed's model in PyTorch (nn.LSTM), fp32; torch_bf16 the same under bf16 autocast, timed
-  only where it can pay: a CPU with AMX, or a GPU;
+- torch_fp32: the seed's model in PyTorch (nn.LSTM), fp32; torch_bf16 the same under bf16 autocast;
+  the two bf16 peers are timed only where bf16 can pay: a CPU with AMX, or a GPU;
 - keras: the seed's Keras model and model.fit, at batch 32 (the seed's batch) only.
 A peer whose Python lacks its framework is left out and named. The machine, its load before the run, the
 core count and the in-process fp32 matmul ceiling are written beside the numbers, into
@@ -25,7 +26,12 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SETTINGS = ((5, 1, 32), (5, 1, 256), (14, 3, 32), (14, 3, 128), (21, 5, 32), (21, 5, 256))
-PEERS = ('addjax', 'flax_naive', 'torch_fp32', 'torch_bf16', 'keras')
+PEERS = ('addjax', 'addjax_bf16', 'flax_naive', 'torch_fp32', 'torch_bf16', 'keras')
+# The ratios reported: like against like (fp32 against fp32, bf16 matmuls against bf16 autocast), and what
+# addjax's bf16 matmuls buy over its fp32 ones.
+RATIOS = (('addjax', 'flax_naive'), ('addjax', 'torch_fp32'), ('addjax', 'keras'), ('addjax_bf16', 'torch_bf16'),
+          ('addjax_bf16', 'addjax'))
+BF16_PEERS = ('addjax_bf16', 'torch_bf16')
 # Examples per timed call, by digits: about a second of training on a 2-core CPU.
 EXAMPLES_PER_CALL = {5: 8192, 14: 2048, 21: 1024}
 
@@ -45,11 +51,12 @@ def cpu_model() -> tuple[str, bool]:
 def peer_command(peer: str, setting: tuple[int, int, int], compare_python: str, gpu: bool) -> list[str] | None:
   digits, layers, batch = setting
   steps = max(3, EXAMPLES_PER_CALL.get(digits, 2048) // batch)
-  if peer in ('addjax', 'flax_naive'):
+  if peer in ('addjax', 'addjax_bf16', 'flax_naive'):
+    bf16 = ['--config.matmul_dtype=bfloat16'] if peer == 'addjax_bf16' else []
     return [sys.executable, '-m', 'addjax.benchmark', '--config', str(ROOT / 'configs' / 'five_digits.py'),
             f'--config.digits={digits}', f'--config.num_layers={layers}', f'--config.batch_size={batch}',
             f'--config.training_size={max(20_000, 4 * steps * batch)}', f'--steps={steps}', '--repeats=3',
-            f'--program={"addjax" if peer == "addjax" else "reference"}', '--json']
+            f'--program={"reference" if peer == "flax_naive" else "addjax"}', '--json'] + bf16
   if peer == 'keras' and batch != 32:
     return None
   framework = 'keras' if peer == 'keras' else 'torch'
@@ -88,7 +95,7 @@ def main() -> None:
   settings = [tuple(int(x) for x in s.split(',')) for s in args.settings]
 
   cpu, has_amx = cpu_model()
-  peers = [p for p in args.peers if p != 'torch_bf16' or has_amx or args.gpu]
+  peers = [p for p in args.peers if p not in BF16_PEERS or has_amx or args.gpu]
   load = os.getloadavg()[0]
   rates = {s: {p: [] for p in peers} for s in settings}
   reports, failures = {}, {}
@@ -128,7 +135,7 @@ def write_table(out: str, settings: list, peers: list[str], rates: dict, reports
       row.update(num_devices=report['num_devices'], model_gflops=report['model_gflops'],
                  achieved_gflops=median['addjax'] * report['model_gflops'],
                  ceiling_gflops=report['ceiling_gflops'])
-      row['addjax_speedup'] = {p: median['addjax'] / v for p, v in median.items() if p != 'addjax'}
+    row['ratios'] = {f'{a} / {b}': median[a] / median[b] for a, b in RATIOS if a in median and b in median}
     rows.append(row)
   versions = {p: reports[s, p].get('version') for (s, p) in reports if 'version' in reports[s, p]}
   result = {'machine': machine, 'load_before': load, 'rounds': rounds, 'peers': peers,
@@ -137,18 +144,18 @@ def write_table(out: str, settings: list, peers: list[str], rates: dict, reports
   with open(f'{out}.json', 'w') as f:
     json.dump(result, f, indent=2)
 
-  header = ' | '.join(['digits, layers, batch'] + peers + [f'addjax / {p}' for p in peers if p != 'addjax']
-                      + ['addjax GFLOP/s', 'of ceiling'])
+  ratios = [f'{a} / {b}' for a, b in RATIOS if a in peers and b in peers]
+  header = ' | '.join(['digits, layers, batch'] + peers + ratios + ['addjax GFLOP/s', 'of ceiling'])
   lines = [f'Training examples/s on {machine}; 1-minute load {load:.2f} before the run; median of '
            f'{rounds} interleaved rounds, each peer in a process of its own. GFLOP/s count the model\'s '
            'matmuls, forward and backward; the ceiling is a 2048x2048 fp32 matmul in addjax\'s process.'
            + (f' Left out: {"; ".join(f"{p} ({e})" for p, e in failures.items())}.' if failures else ''), '',
            f'| {header} |', '|' + '---|' * (header.count('|') + 1)]
   for row in rows:
-    median, speedup = row['examples_per_sec'], row.get('addjax_speedup', {})
+    median = row['examples_per_sec']
     cells = [f'{row["digits"]}, {row["num_layers"]}, {row["batch_size"]}']
     cells += [f'{median[p]:,.0f}' if p in median else '-' for p in peers]
-    cells += [f'{speedup[p]:.2f}x' if p in speedup else '-' for p in peers if p != 'addjax']
+    cells += [f'{row["ratios"][r]:.2f}x' if r in row['ratios'] else '-' for r in ratios]
     cells += ([f'{row["achieved_gflops"]:.1f}', f'{100 * row["achieved_gflops"] / row["ceiling_gflops"]:.0f}% '
                f'of {row["ceiling_gflops"]:.0f}'] if 'achieved_gflops' in row else ['-', '-'])
     lines.append('| ' + ' | '.join(cells) + ' |')

@@ -1,6 +1,7 @@
 """Where a training step's time goes: its pieces timed alone, and XLA's own operations from a profiler trace.
 
-python experiments/profile_step.py --digits 5 --num_layers 1 --batch_size 256 [--trace] [--top 25]
+python experiments/profile_step.py --digits 5 --num_layers 1 --batch_size 256 [--matmul_dtype bfloat16] [--trace]
+    [--top 25]
 
 Times, each as a lax.scan of --steps repetitions in one compiled call (so that dispatch does not count): the
 forward pass (loss), forward and backward (gradients), the whole training step (gradients and Adam) and
@@ -51,12 +52,14 @@ def main() -> None:
   parser.add_argument('--batch_size', type=int, default=256)
   parser.add_argument('--steps', type=int, default=20)
   parser.add_argument('--repeats', type=int, default=5)
+  parser.add_argument('--matmul_dtype', default='float32', choices=config_lib.MATMUL_DTYPES)
   parser.add_argument('--trace', action='store_true')
   parser.add_argument('--top', type=int, default=25)
   args = parser.parse_args()
 
   config = config_lib.base_config()
   config.digits, config.num_layers, config.batch_size = args.digits, args.num_layers, args.batch_size
+  config.matmul_dtype = args.matmul_dtype
   model, tx = models.from_config(config), train.create_optimizer(config)
   state = train.init_state(config, model, tx)
   queries, answers = data.generate(args.batch_size, args.digits, seed=0)

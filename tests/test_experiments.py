@@ -384,3 +384,21 @@ def test_sweep_table_shows_the_spread_minutes_recipes_and_unfinished_seeds(tmp_p
   assert '| 1 | 3 | 2 | ' in md and '0.9910 ± 0.0071 (min 0.9860)' in md and '| 3.0 (1/2) | 0.50 (1/2) |' in md
   assert '| 2 | 3 | 1, unfinished: seed 1 at epoch 2 of 5 | ' in md and '| 2.0 (1/1) | 0.33 (1/1) |' in md
   assert '| 205,324 |' in md and '| 336,908 |' in md and 'a test machine' in md
+
+
+def test_benchmark_table_compares_like_with_like(tmp_path):
+  """fp32 against fp32 and bf16 against bf16 autocast; medians over the rounds."""
+  table = load_script('benchmark_table')
+  setting = (5, 1, 256)
+  rates = {setting: {'addjax': [100.0, 300.0, 200.0], 'addjax_bf16': [300.0], 'flax_naive': [100.0],
+                     'torch_fp32': [400.0], 'torch_bf16': [150.0]}}
+  report = {'num_devices': 2, 'model_gflops': 0.01, 'ceiling_gflops': 10.0, 'platform': 'cpu', 'device': 'TFRT_CPU'}
+  peers = list(rates[setting])
+  table.write_table(str(tmp_path / 'bench'), [setting], peers, rates, {(setting, 'addjax'): report}, {}, 0.1, 3)
+  row = json.loads((tmp_path / 'bench.json').read_text())['rows'][0]
+  assert row['examples_per_sec']['addjax'] == 200.0
+  assert row['ratios'] == {'addjax / flax_naive': 2.0, 'addjax / torch_fp32': 0.5, 'addjax_bf16 / torch_bf16': 2.0,
+                           'addjax_bf16 / addjax': 1.5}
+  markdown = (tmp_path / 'bench.md').read_text()
+  assert '| addjax / torch_fp32 | addjax_bf16 / torch_bf16 |' in markdown
+  assert '| 5, 1, 256 | 200 | 300 | 100 | 400 | 150 | 2.00x | 0.50x | 2.00x | 1.50x | 2.0 | 20% of 10 |' in markdown

@@ -124,7 +124,51 @@ def test_lstm_recurrence_vjp_matches_autodiff_of_the_forward(length):
   kernel = 0.5 * jax.random.normal(jax.random.key(1), (8, 4 * 8))
   cotangent = jax.random.normal(jax.random.key(2), (length or 7, 3, 8))
   _, custom = jax.vjp(lambda x, b, k: models.lstm_recurrence(x, b, k, length), inputs, bias, kernel)
-  _, autodiff = jax.vjp(lambda x, b, k: models._lstm_forward(x, b, k, length, 1)[0], inputs, bias, kernel)
+  _, autodiff = jax.vjp(lambda x, b, k: models._lstm_forward(x, b, k, length, 1, 'float32')[0], inputs, bias, kernel)
   for got, want in zip(custom(cotangent), autodiff(cotangent)):
     assert float(jnp.abs(want).max()) > 0
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_matmul_rounds_operands_and_cotangents_and_accumulates_in_float32():
+  """Forward and both cotangents are products of bfloat16-rounded factors, summed in float32."""
+  a = jax.random.normal(jax.random.key(0), (3, 5, 64))
+  b = jax.random.normal(jax.random.key(1), (64, 16))
+  cotangent = jax.random.normal(jax.random.key(2), (3, 5, 16))
+  rounded = lambda x: x.astype(jnp.bfloat16).astype(jnp.float32)
+  highest = jax.lax.Precision.HIGHEST
+  out, vjp = jax.vjp(lambda a, b: models.matmul(a, b, 'bfloat16'), a, b)
+  a_cotangent, b_cotangent = vjp(cotangent)
+  assert out.dtype == a_cotangent.dtype == b_cotangent.dtype == jnp.float32
+  np.testing.assert_allclose(out, jnp.matmul(rounded(a), rounded(b), precision=highest), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(a_cotangent, jnp.matmul(rounded(cotangent), rounded(b).T, precision=highest),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(b_cotangent, jnp.einsum('tbi,tbo->io', rounded(a), rounded(cotangent),
+                                                     precision=highest), rtol=1e-5, atol=1e-5)
+  # And it is not the float32 product: bfloat16 keeps 8 bits of mantissa.
+  assert float(jnp.abs(out - a @ b).max()) > 1e-3
+
+
+@pytest.mark.parametrize('lstm_impl', ['fused', 'scan'])
+def test_bfloat16_matmuls_compute_the_float32_model_to_bfloat16_precision(lstm_impl):
+  """Mixed precision changes the loss and gradients by rounding only: same parameters, close values."""
+  digits, num_layers = 4, 2
+  queries, answers = data.generate(64, digits, seed=5)
+  kwargs = dict(digits=digits, hidden_size=128, num_layers=num_layers, lstm_impl=lstm_impl)
+  exact = models.AdditionLSTM(**kwargs)
+  mixed = models.AdditionLSTM(**kwargs, matmul_dtype='bfloat16')
+  params = random_params(exact.init(jax.random.key(0), queries)['params'], scale=0.1)
+  assert jax.tree.structure(mixed.init(jax.random.key(0), queries)['params']) == jax.tree.structure(params)
+
+  def loss(model, params):
+    logits = model.apply({'params': params}, queries)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
+
+  exact_loss, exact_grads = jax.jit(jax.value_and_grad(lambda p: loss(exact, p)))(params)
+  mixed_loss, mixed_grads = jax.jit(jax.value_and_grad(lambda p: loss(mixed, p)))(params)
+  assert float(mixed_loss) == pytest.approx(float(exact_loss), rel=1e-2)
+  assert float(mixed_loss) != float(exact_loss)
+  for want, got in zip(jax.tree.leaves(exact_grads), jax.tree.leaves(mixed_grads)):
+    assert got.dtype == jnp.float32
+    # Relative to the gradient's size: bfloat16 rounds at 2^-8, and the errors of a sum partly cancel.
+    assert float(jnp.linalg.norm(got - want)) < 0.05 * float(jnp.linalg.norm(want))

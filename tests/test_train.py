@@ -73,8 +73,9 @@ def test_one_training_step_lowers_the_loss():
   assert float(loss_after['loss']) < float(loss_before['loss'])
 
 
-def test_a_short_run_learns(tmp_path):
-  records = train.train_and_evaluate(tiny_config(num_epochs=8), str(tmp_path))
+@pytest.mark.parametrize('matmul_dtype', ['float32', 'bfloat16'])
+def test_a_short_run_learns(tmp_path, matmul_dtype):
+  records = train.train_and_evaluate(tiny_config(num_epochs=8, matmul_dtype=matmul_dtype), str(tmp_path))
   first, last = records[0], records[-1]
   # Chance is 1/12 per character; the seed's own model needs ~40 epochs for these numbers.
   assert last['val_char_accuracy'] > 0.75 and last['val_seq_accuracy'] > 0.3
