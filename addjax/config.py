@@ -19,6 +19,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.digits = 3
   config.training_size = 50_000
   config.reverse = True
+  # Write each answer least significant digit first ("695 " for 596; not in the seed): see addjax.data.
+  config.reverse_answer = False
   # Show each training pair as drawn ("a+b") or swapped ("b+a"), a coin flip per example and epoch. The same
   # pairs, never a validation one: an augmentation, not more data.
   config.swap_augment = False

@@ -3,7 +3,9 @@
 Reproduces the data of the Keras "addition RNN" example: each operand has a length L uniform in
 1..digits followed by L uniform decimal digits ("007" is 7); unordered pairs {a, b} are unique; the
 query "a+b" is right-padded with spaces to 2*digits+1 and reversed whole when `reverse`; the answer
-str(a+b) is right-padded to digits+1 and never reversed.
+str(a+b) is right-padded to digits+1. With `reverse_answer` (not in the seed) the answer's digits are written
+least significant first and then padded ("695 " for 596), so that answer position k always holds the digit
+of 10^k and the decoder meets the carries in the order they arise.
 
 Numbers are held as arrays of decimal digits, never as integers: 21-digit sums overflow int64.
 """
@@ -68,9 +70,11 @@ def num_training_examples(num_examples: int) -> int:
   return num_examples - num_validation_examples(num_examples)
 
 
-def generate(num_examples: int, digits: int, reverse: bool = True,
-             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def generate(num_examples: int, digits: int, reverse: bool = True, seed: int = 0, *,
+             reverse_answer: bool = False) -> tuple[np.ndarray, np.ndarray]:
   """Draws `num_examples` addition problems, no unordered pair twice.
+
+  The problems drawn do not depend on `reverse` or `reverse_answer`, only how they are written.
 
   Returns uint8 token ids, queries [n, 2*digits+1] and answers [n, digits+1], in draw order: when
   most pairs are used, later rows favour long operands, as in the seed.
@@ -96,7 +100,13 @@ def generate(num_examples: int, digits: int, reverse: bool = True,
     queries = np.ascontiguousarray(queries[:, ::-1])
 
   total = _add(a, b)
-  answers = _shift_left(total + ZERO_ID, _leading_zeros(total))
+  leading_zeros = _leading_zeros(total)
+  if reverse_answer:
+    length = total.shape[1] - leading_zeros
+    in_answer = np.arange(total.shape[1]) < length[:, None]
+    answers = np.where(in_answer, total[:, ::-1] + ZERO_ID, PAD_ID).astype(np.uint8)
+  else:
+    answers = _shift_left(total + ZERO_ID, leading_zeros)
   return queries, answers
 
 
@@ -122,9 +132,10 @@ def split(queries: np.ndarray, answers: np.ndarray, seed: int = 0, val_fraction:
 def make_splits(config: Any) -> dict[str, np.ndarray]:
   """Generates config.training_size problems and splits off VAL_FRACTION of them for validation.
 
-  Reads config.training_size, config.digits, config.reverse and config.seed.
+  Reads config.training_size, config.digits, config.reverse, config.reverse_answer and config.seed.
   """
-  queries, answers = generate(config.training_size, config.digits, config.reverse, config.seed)
+  queries, answers = generate(config.training_size, config.digits, config.reverse, config.seed,
+                              reverse_answer=config.reverse_answer)
   (train_queries, train_answers), (val_queries, val_answers) = split(queries, answers, seed=config.seed)
   return {
       'train_queries': train_queries,
@@ -197,9 +208,13 @@ def query_text(query_ids: ArrayLike, reverse: bool) -> str:
   return (text[::-1] if reverse else text).strip(' ')
 
 
-def answer_text(answer_ids: ArrayLike) -> str:
-  """The answer without padding, e.g. "596"."""
-  return _decode_one(answer_ids).strip(' ')
+def answer_text(answer_ids: ArrayLike, reverse_answer: bool = False) -> str:
+  """The answer in natural order without padding, e.g. "596" (from "695 " when `reverse_answer`).
+
+  Spaces inside a malformed answer are kept, in natural order too.
+  """
+  text = _decode_one(answer_ids).rstrip(' ')
+  return (text[::-1] if reverse_answer else text).strip(' ')
 
 
 def _decode_one(ids: ArrayLike) -> str:

@@ -63,7 +63,8 @@ def fresh_problems(config: ml_collections.ConfigDict, num: int,
   # generate never repeats an unordered pair, so at most num_train of its draws are training pairs: drawing
   # num + num_train gives `num` fresh ones, or, when that is every pair there is, all the fresh ones.
   num_draws = min(available, num + num_train)
-  queries, answers = data.generate(num_draws, config.digits, config.reverse, seed)
+  queries, answers = data.generate(num_draws, config.digits, config.reverse, seed,
+                                   reverse_answer=config.reverse_answer)
   keys, swapped_keys = _row_keys(queries), _row_keys(data.swap_operands(queries, config.reverse))
   is_fresh = np.array([k not in train_keys and s not in train_keys for k, s in zip(keys, swapped_keys)], bool)
   chosen = np.flatnonzero(is_fresh)[:num]

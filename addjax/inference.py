@@ -149,7 +149,7 @@ class Run:
   def answers(self, problems: Sequence[tuple[int, int]]) -> list[str]:
     """The model's answer to each (a, b), padding stripped, e.g. '596'."""
     ids = self.predict_ids(encode(problems, self.config))
-    return [data.answer_text(row) for row in ids]
+    return [data.answer_text(row, self.config.reverse_answer) for row in ids]
 
 
 def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDict | None = None,

@@ -16,12 +16,15 @@ Record = dict[str, Any]  # One line of metrics.jsonl.
 
 
 def sample_lines(val_queries: np.ndarray, val_answers: np.ndarray, predictions: np.ndarray, reverse: bool,
-                 num_samples: int, rng: np.random.Generator) -> list[str]:
-  """The seed's printout: 'Q 535+61  T 596  ☑ 596', operands in natural order, ☒ for a wrong answer."""
+                 num_samples: int, rng: np.random.Generator, reverse_answer: bool = False) -> list[str]:
+  """The seed's printout: 'Q 535+61  T 596  ☑ 596', operands and answers in natural order, ☒ for a wrong
+  answer."""
   lines = []
   query_width, answer_width = val_queries.shape[1], val_answers.shape[1]
   for i in rng.integers(0, len(val_queries), size=num_samples):
-    truth, guess = data.answer_text(val_answers[i]), data.decode(predictions[i]).rstrip()
+    truth = data.answer_text(val_answers[i], reverse_answer)
+    guess = data.decode(predictions[i]).rstrip()
+    guess = guess[::-1] if reverse_answer else guess
     mark = '☑' if np.array_equal(val_answers[i], predictions[i]) else '☒'
     lines.append(f'Q {data.query_text(val_queries[i], reverse):<{query_width}} '
                  f'T {truth:<{answer_width}} {mark} {guess}')

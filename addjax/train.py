@@ -218,7 +218,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
         sample_rng = np.random.default_rng([config.seed, epoch])
         for line in report.sample_lines(first(splits['val_queries']), first(splits['val_answers']),
                                         first(predictions), config.reverse, config.num_samples_to_print,
-                                        sample_rng):
+                                        sample_rng, config.reverse_answer):
           bar.write(line)
         bar.write(report.epoch_line(record, config.num_epochs))
       try:

@@ -115,6 +115,27 @@ def test_reverse_flips_queries_only():
   np.testing.assert_array_equal(backward[1], forward[1])
 
 
+@pytest.mark.parametrize('digits', [1, 3, 21])
+def test_reverse_answer_writes_the_same_sums_least_significant_digit_first(digits):
+  n = min(2000, data.num_unique_pairs(digits))
+  queries, answers = data.generate(n, digits, reverse=True, seed=4)
+  same_queries, reversed_answers = data.generate(n, digits, reverse=True, seed=4, reverse_answer=True)
+  np.testing.assert_array_equal(same_queries, queries)  # The same problems, drawn alike.
+  for answer, reversed_answer in zip(data.decode(answers), data.decode(reversed_answers)):
+    digits_text = answer.rstrip(' ')
+    assert reversed_answer == digits_text[::-1].ljust(digits + 1)  # "596 " -> "695 "
+  assert [data.answer_text(row, reverse_answer=True) for row in reversed_answers] == [
+      data.answer_text(row) for row in answers]
+  if digits > 1:
+    assert any(a != b for a, b in zip(data.decode(answers), data.decode(reversed_answers)))
+
+
+def test_answer_text_of_a_reversed_answer_keeps_a_malformed_answers_spaces_in_natural_order():
+  ids = np.array([data.CHARS.index(c) for c in '6 5 '], np.uint8)
+  assert data.answer_text(ids, reverse_answer=True) == '5 6'
+  assert data.answer_text(ids) == '6 5'
+
+
 @pytest.mark.parametrize('digits, n', [(1, 40), (2, 3000), (3, 50_000), (20, 20_000), (30, 20_000)])
 def test_unordered_pairs_are_unique(digits, n):
   queries, _ = data.generate(n, digits, seed=0)
@@ -222,7 +243,7 @@ def test_split_rejects_bad_arguments():
 
 
 def test_make_splits_reads_a_config():
-  config = types.SimpleNamespace(training_size=1000, digits=3, reverse=True, seed=2)
+  config = types.SimpleNamespace(training_size=1000, digits=3, reverse=True, reverse_answer=False, seed=2)
   splits = data.make_splits(config)
   assert sorted(splits) == ['train_answers', 'train_queries', 'val_answers', 'val_queries']
   assert splits['train_queries'].shape == (900, 7) and splits['train_answers'].shape == (900, 4)
@@ -239,9 +260,12 @@ def test_make_splits_reads_a_config():
 
 def test_make_splits_reads_a_config_dict():
   ml_collections = pytest.importorskip('ml_collections')
-  config = ml_collections.ConfigDict(dict(training_size=50, digits=2, reverse=False, seed=0))
+  config = ml_collections.ConfigDict(dict(training_size=50, digits=2, reverse=False, reverse_answer=True, seed=0))
   splits = data.make_splits(config)
   assert splits['train_queries'].shape == (45, 5) and splits['val_queries'].shape == (5, 5)
+  for query, answer in zip(splits['train_queries'], splits['train_answers']):
+    a, b = data.query_text(query, reverse=False).split('+')
+    assert data.answer_text(answer, reverse_answer=True) == str(int(a) + int(b))
 
 
 @pytest.mark.parametrize(

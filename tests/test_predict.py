@@ -279,3 +279,24 @@ def test_a_run_trained_over_two_devices_answers_in_a_one_device_process(tmp_path
   result = run_module('predict', f'--workdir={workdir}', '12+34')
   assert result.returncode == 0, result.stderr
   assert re.fullmatch(r'12\+34=[0-9]{0,3}', result.stdout.strip()), result.stdout
+
+
+def test_a_run_trained_on_reversed_answers_is_read_back_in_natural_order(tmp_path):
+  """reverse_answer: the model writes 596 as "695 "; predict, evaluate and the samples say 596."""
+  from conftest import tiny_run_config
+  config = tiny_run_config()
+  config.reverse_answer, config.num_epochs, config.num_samples_to_print = True, 4, 3
+  records = train.train_and_evaluate(config, str(tmp_path))
+  assert records[-1]['val_char_accuracy'] > 0.5  # It learnt the layout, not chance (1/12).
+  run = inference.load(str(tmp_path))
+  ids = run.predict_ids(inference.encode(GRID, run.config))
+  natural = [data.answer_text(row, reverse_answer=True) for row in ids]
+  assert any(text != text[::-1] for text in natural)  # Otherwise the order would not be tested.
+  assert run.answers(GRID) == natural
+  result = run_module('predict', f'--workdir={tmp_path}', '12+34', '50+50')
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines() == [f'12+34={run.answers([(12, 34)])[0]}', f'50+50={run.answers([(50, 50)])[0]}']
+  # The model's right answers are right in natural order, not read the other way round.
+  right = sum(text == str(a + b) for text, (a, b) in zip(natural, GRID))
+  right_backwards = sum(text[::-1] == str(a + b) for text, (a, b) in zip(natural, GRID))
+  assert right >= 8 and right > 2 * right_backwards

@@ -160,3 +160,16 @@ def test_swap_augment_shows_each_pair_as_drawn_or_swapped_by_a_coin_flip_per_epo
   epoch_2 = np.asarray(augment(queries, swapped, jax.random.key_data(rng.augment_key(0, 2))))
   np.testing.assert_array_equal(again, epoch_1)  # (seed, epoch) decides, so a resumed run replays it.
   assert not np.array_equal(epoch_2, epoch_1)
+
+
+def test_sample_lines_write_reversed_answers_in_natural_order():
+  queries, answers = data.generate(4, 3, reverse=True, seed=2, reverse_answer=True)
+  predictions = answers.copy()
+  predictions[1] = data.PAD_ID  # A wrong, empty answer.
+  lines = report.sample_lines(queries, answers, predictions, True, 4, np.random.default_rng(0), reverse_answer=True)
+  rows = np.random.default_rng(0).integers(0, 4, size=4)
+  for line, row in zip(lines, rows):
+    a, b = (int(x) for x in data.query_text(queries[row], reverse=True).split('+'))
+    truth = line.split(' T ')[1].split()[0]
+    assert truth == str(a + b)
+    assert line.endswith(f'☑ {a + b}') if row != 1 else line.rstrip().endswith('☒')
