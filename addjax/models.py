@@ -237,7 +237,8 @@ class LSTM(nn.Module):
       projected = matmul(inputs, kernel, self.matmul_dtype)
     if self.impl == 'fused':
       # The bias, and a repeated input, enter the recurrence as they are, added inside its loop.
-      return FusedLSTMRecurrence(self.hidden_size, self.unroll, self.matmul_dtype, name='recurrence')(projected, bias, length)
+      recurrence = FusedLSTMRecurrence(self.hidden_size, self.unroll, self.matmul_dtype, name='recurrence')
+      return recurrence(projected, bias, length)
     projected = projected + bias
     if length is not None:
       projected = jnp.broadcast_to(projected, (length,) + projected.shape)
