@@ -6,8 +6,9 @@ counts match Keras and the reproduction starts where the seed started.
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
-lstm_impl='fused' a custom VJP carries only dh and dc through the backward loop and forms dU from the saved
-sequences in one matmul afterwards (as cuDNN does). lstm_impl='scan' is the plain nn.scan with autodiff;
+lstm_impl='fused' each layer is one function with its own VJP (lstm_layer): its backward loop carries only
+dh and dc, and the weights' gradients come from the saved sequences in one matmul afterwards (as cuDNN does),
+with no sequence copied, sliced or transposed on the way. lstm_impl='scan' is the plain nn.scan with autodiff;
 both have the same parameters and compute the same function. Activations are time-major inside the model.
 """
 
@@ -89,22 +90,37 @@ def _sum_over_time(x: jax.Array) -> jax.Array:
   return functools.reduce(jnp.add, [x[t] for t in range(x.shape[0])])
 
 
-def _lstm_forward(inputs: jax.Array, bias: jax.Array, recurrent_kernel: jax.Array, length: int | None,
-                  unroll: int, matmul_dtype: str, residuals: bool = True):
-  """Runs the recurrence; returns the hidden states and (with `residuals`) what the backward pass needs.
+def _is_tokens(inputs: jax.Array) -> bool:
+  return jnp.issubdtype(inputs.dtype, jnp.integer)
+
+
+def _lstm_forward(inputs: jax.Array, kernel: jax.Array, bias: jax.Array, recurrent_kernel: jax.Array,
+                  length: int | None, unroll: int, matmul_dtype: str, residuals: bool = True):
+  """Runs the layer; returns the hidden states and (with `residuals`) what the backward pass needs.
 
   The residuals are the backward loop's per-step factors, formed here while the step's gates are in cache:
   on a CPU, at large batch, forming them afterwards from the saved gates costs more passes over
   [time, batch, 4H] memory than the whole loop takes.
   """
-  batch, hidden = inputs.shape[-2], recurrent_kernel.shape[0]
+  hidden = recurrent_kernel.shape[0]
+  batch = inputs.shape[-1] if _is_tokens(inputs) else inputs.shape[-2]
   scale, shift = _gate_constants(hidden)
-  repeated = inputs + bias if length is not None else None
-  kernel = recurrent_kernel.astype(matmul_dtype)  # Rounded once, not at every step.
+  u = recurrent_kernel.astype(matmul_dtype)  # Rounded once, not at every step.
+  if _is_tokens(inputs):
+    # One-hot inputs: each step gathers its rows of (kernel + bias) inside the loop, so that the projections
+    # are never written to memory as a [time, batch, 4H] sequence.
+    table, xs = kernel + bias, inputs
+    pre_activation = lambda x: jnp.take(table, x, axis=0)
+  elif length is not None:
+    repeated, xs = _dot(inputs, kernel, ((1,), (0,)), matmul_dtype) + bias, None
+    pre_activation = lambda _: repeated
+  else:
+    xs = _dot(inputs, kernel, ((2,), (0,)), matmul_dtype)
+    pre_activation = lambda x: x + bias
 
   def step(carry, x):
     h, c_prev = carry
-    activations = _gates((repeated if x is None else x + bias) + matmul(h, kernel, matmul_dtype))
+    activations = _gates(pre_activation(x) + _dot(h, u, ((1,), (0,)), matmul_dtype))
     i, f, g, o = jnp.split(activations, 4, axis=-1)
     c = f * c_prev + i * g
     tanh_c = jnp.tanh(c)
@@ -117,65 +133,85 @@ def _lstm_forward(inputs: jax.Array, bias: jax.Array, recurrent_kernel: jax.Arra
     dc_per_dh = o * (1 - tanh_c * tanh_c)
     return (h, c), (h, (dc_per_dh, dz_factor, f))
 
-  zeros = jnp.zeros((batch, hidden), inputs.dtype)
-  _, (hs, factors) = jax.lax.scan(step, (zeros, zeros), None if length is not None else inputs, length=length,
-                                  unroll=unroll)
-  return hs, (hs, factors, recurrent_kernel)
+  zeros = jnp.zeros((batch, hidden), jnp.float32)
+  _, (hs, factors) = jax.lax.scan(step, (zeros, zeros), xs, length=length, unroll=unroll)
+  return hs, (inputs, kernel, hs, factors, recurrent_kernel)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
-def lstm_recurrence(inputs: jax.Array, bias: jax.Array, recurrent_kernel: jax.Array, length: int | None = None,
-                    unroll: int = 1, matmul_dtype: str = 'float32') -> jax.Array:
-  """Hidden states [time, batch, H] of an LSTM from zero state, with pre-activations x_t + bias + h_{t-1} U.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
+def lstm_layer(inputs: jax.Array, kernel: jax.Array, bias: jax.Array, recurrent_kernel: jax.Array,
+               length: int | None = None, unroll: int = 1, matmul_dtype: str = 'float32') -> jax.Array:
+  """Hidden states [time, batch, H] of a Keras LSTM layer from zero state.
+
+  The pre-activations are input_t W + bias + h_{t-1} U, gates in Keras' order i, f, c, o.
 
   Args:
-    inputs: the input projections x_t = input_t @ W, [time, batch, 4H]; or, with `length`, one [batch, 4H]
-      that is the input at each of `length` steps (Keras' RepeatVector, projected once, never repeated in
-      memory).
-    bias: [4H], added at every step.
-    recurrent_kernel: U, [H, 4H]; gates in Keras' order i, f, c, o.
-    length: the number of steps of a repeated input; None for a sequence.
+    inputs: one of three kinds, each projected in the cheapest way: token ids [time, batch] (a one-hot input,
+      whose projection is a row gather of W); a sequence [time, batch, features] (one matmul for all steps);
+      or, with `length`, one [batch, features] that is the input at each of `length` steps (Keras'
+      RepeatVector: projected once, never repeated in memory).
+    kernel: W, [features, 4H] (for token ids, [vocabulary, 4H]).
+    bias: [4H].
+    recurrent_kernel: U, [H, 4H].
+    length: the number of steps of a repeated input; None otherwise.
     unroll: time steps per iteration of the compiled loops.
     matmul_dtype: the inputs' precision in the matmuls, forward and backward (see `matmul`).
   Returns:
     The hidden states h_1 .. h_T, [time, batch, H].
   """
-  return _lstm_forward(inputs, bias, recurrent_kernel, length, unroll, matmul_dtype, residuals=False)[0]
+  return _lstm_forward(inputs, kernel, bias, recurrent_kernel, length, unroll, matmul_dtype, residuals=False)[0]
 
 
-def _lstm_recurrence_fwd(inputs, bias, recurrent_kernel, length, unroll, matmul_dtype):
-  return _lstm_forward(inputs, bias, recurrent_kernel, length, unroll, matmul_dtype)
+def _lstm_layer_fwd(inputs, kernel, bias, recurrent_kernel, length, unroll, matmul_dtype):
+  return _lstm_forward(inputs, kernel, bias, recurrent_kernel, length, unroll, matmul_dtype)
 
 
-def _lstm_recurrence_bwd(length, unroll, matmul_dtype, residuals, hs_cotangent):
+def _lstm_layer_bwd(length, unroll, matmul_dtype, residuals, hs_cotangent):
   """The backward loop carries dh and dc only: one [batch, 4H] x [4H, H] matmul and a multiply-add per step.
 
-  dU, and the cotangents of the inputs and the bias, are formed from the saved sequences after the loop.
+  Each step's dz overwrites its own dz factor, so the loop allocates no new sequence. The weights' and
+  inputs' cotangents are then formed from whole sequences in a few large matmuls.
   """
-  hs, factors, recurrent_kernel = residuals
-  batch, hidden = hs.shape[-2], hs.shape[-1]
-  recurrent_kernel_t = recurrent_kernel.T.astype(matmul_dtype)
+  inputs, kernel, hs, (dc_per_dh, dz_factors, f), recurrent_kernel = residuals
+  hidden = hs.shape[-1]
+  u_t = recurrent_kernel.T.astype(matmul_dtype)
 
   def step(carry, xs):
-    dh_next, dc_next = carry
-    dh_out, (dc_per_dh, dz_factor, f) = xs
+    dh_next, dc_next, dz = carry
+    t, dh_out, dc_per_dh, f = xs
     dh = dh_out + dh_next
     dc = dc_next + dh * dc_per_dh
-    dz = jnp.concatenate([dc, dc, dc, dh], axis=-1) * dz_factor
-    return (matmul(dz, recurrent_kernel_t, matmul_dtype), dc * f), dz
+    dz_t = jnp.concatenate([dc, dc, dc, dh], axis=-1) * jax.lax.dynamic_index_in_dim(dz, t, keepdims=False)
+    dz = jax.lax.dynamic_update_index_in_dim(dz, dz_t, t, axis=0)
+    return (_dot(dz_t, u_t, ((1,), (0,)), matmul_dtype), dc * f, dz), None
 
   zeros = jnp.zeros_like(hs[0])
-  _, dz = jax.lax.scan(step, (zeros, zeros), (hs_cotangent, factors), reverse=True, unroll=unroll)
-  # dU = sum_{t>=1} h_{t-1}^T dz_t: one [H, time*batch] x [time*batch, 4H] matmul instead of one per step.
+  steps = jnp.arange(hs.shape[0])
+  (_, _, dz), _ = jax.lax.scan(step, (zeros, zeros, dz_factors), (steps, hs_cotangent, dc_per_dh, f),
+                               reverse=True, unroll=unroll)
+  # dU = sum_t h_{t-1}^T dz_t over all steps at once, h_0 = 0 (a shifted copy of h, not a slice of dz).
+  h_before = jnp.concatenate([zeros[None], hs[:-1]])
   dz_rows = dz.reshape(-1, 4 * hidden)
-  recurrent_kernel_cotangent = matmul(hs[:-1].reshape(-1, hidden).T, dz_rows[batch:], matmul_dtype)
+  if _is_tokens(inputs):
+    # dW = one_hot(tokens)^T dz: a product, which reads dz in place (a scatter-add would copy it first).
+    one_hot = jax.nn.one_hot(inputs.reshape(-1), kernel.shape[0], dtype=jnp.float32)
+    kernel_cotangent = _dot(one_hot, dz_rows, ((0,), (0,)), 'float32')
+    recurrent_cotangent = _dot(h_before.reshape(-1, hidden), dz_rows, ((0,), (0,)), matmul_dtype)
+    return None, kernel_cotangent, dz_rows.sum(axis=0), recurrent_cotangent
   if length is not None:
-    inputs_cotangent = _sum_over_time(dz)
-    return inputs_cotangent, inputs_cotangent.sum(axis=0), recurrent_kernel_cotangent
-  return dz, dz_rows.sum(axis=0), recurrent_kernel_cotangent
+    dz_sum = _sum_over_time(dz)
+    recurrent_cotangent = _dot(h_before.reshape(-1, hidden), dz_rows, ((0,), (0,)), matmul_dtype)
+    return (_dot(dz_sum, kernel, ((1,), (1,)), matmul_dtype),
+            _dot(inputs, dz_sum, ((0,), (0,)), matmul_dtype), dz_sum.sum(axis=0), recurrent_cotangent)
+  # [dW; dU] in one product: [input_t, h_{t-1}]^T dz_t over all steps.
+  features = inputs.shape[-1]
+  both = jnp.concatenate([inputs, h_before], axis=-1).reshape(-1, features + hidden)
+  both_cotangent = _dot(both, dz_rows, ((0,), (0,)), matmul_dtype)
+  return (_dot(dz, kernel, ((2,), (1,)), matmul_dtype), both_cotangent[:features], dz_rows.sum(axis=0),
+          both_cotangent[features:])
 
 
-lstm_recurrence.defvjp(_lstm_recurrence_fwd, _lstm_recurrence_bwd)
+lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -199,16 +235,17 @@ class LSTMCell(nn.Module):
 
 
 class FusedLSTMRecurrence(nn.Module):
-  """The recurrence through lstm_recurrence's custom VJP; the same parameter as the scanned LSTMCell."""
+  """The layer through lstm_layer's custom VJP; holds the same parameter as the scanned LSTMCell."""
   hidden_size: int
   unroll: int = 1
   matmul_dtype: str = 'float32'
 
   @nn.compact
-  def __call__(self, inputs: jax.Array, bias: jax.Array, length: int | None = None) -> jax.Array:
+  def __call__(self, inputs: jax.Array, kernel: jax.Array, bias: jax.Array,
+               length: int | None = None) -> jax.Array:
     recurrent_kernel = self.param('recurrent_kernel', nn.initializers.orthogonal(),
                                   (self.hidden_size, 4 * self.hidden_size))
-    return lstm_recurrence(inputs, bias, recurrent_kernel, length, self.unroll, self.matmul_dtype)
+    return lstm_layer(inputs, kernel, bias, recurrent_kernel, length, self.unroll, self.matmul_dtype)
 
 
 class LSTM(nn.Module):
@@ -230,15 +267,15 @@ class LSTM(nn.Module):
     num_inputs = self.vocab_size if self.vocab_size is not None else inputs.shape[-1]
     kernel = self.param('kernel', nn.initializers.glorot_uniform(), (num_inputs, 4 * self.hidden_size))
     bias = self.param('bias', keras_lstm_bias_init, (4 * self.hidden_size,))
-
     if self.vocab_size is not None:
-      projected = jnp.take(kernel, inputs.astype(jnp.int32), axis=0)
+      inputs = inputs.astype(jnp.int32)
+    if self.impl == 'fused':
+      recurrence = FusedLSTMRecurrence(self.hidden_size, self.unroll, self.matmul_dtype, name='recurrence')
+      return recurrence(inputs, kernel, bias, length)
+    if self.vocab_size is not None:
+      projected = jnp.take(kernel, inputs, axis=0)
     else:
       projected = matmul(inputs, kernel, self.matmul_dtype)
-    if self.impl == 'fused':
-      # The bias, and a repeated input, enter the recurrence as they are, added inside its loop.
-      recurrence = FusedLSTMRecurrence(self.hidden_size, self.unroll, self.matmul_dtype, name='recurrence')
-      return recurrence(projected, bias, length)
     projected = projected + bias
     if length is not None:
       projected = jnp.broadcast_to(projected, (length,) + projected.shape)

@@ -115,19 +115,36 @@ def test_fused_path_equals_nn_scan_and_the_straightforward_nn_rnn_model(num_laye
       np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize('length', [None, 5])
-def test_lstm_recurrence_vjp_matches_autodiff_of_the_forward(length):
-  """The custom VJP against autodiff of the same forward: a sequence input, and a repeated one (length)."""
-  shape = (3, 4 * 8) if length else (7, 3, 4 * 8)
-  inputs = jax.random.normal(jax.random.key(0), shape)
-  bias = jax.random.normal(jax.random.key(3), (4 * 8,))
-  kernel = 0.5 * jax.random.normal(jax.random.key(1), (8, 4 * 8))
-  cotangent = jax.random.normal(jax.random.key(2), (length or 7, 3, 8))
-  _, custom = jax.vjp(lambda x, b, k: models.lstm_recurrence(x, b, k, length), inputs, bias, kernel)
-  _, autodiff = jax.vjp(lambda x, b, k: models._lstm_forward(x, b, k, length, 1, 'float32')[0], inputs, bias, kernel)
+@pytest.mark.parametrize('kind', ['sequence', 'repeated', 'tokens'])
+@pytest.mark.parametrize('matmul_dtype', ['float32', 'bfloat16'])
+def test_lstm_layer_vjp_matches_autodiff_of_the_forward(kind, matmul_dtype):
+  """The custom VJP against autodiff of the same forward, for each kind of input."""
+  time, batch, hidden, features = 7, 3, 8, 5
+  keys = jax.random.split(jax.random.key(0), 5)
+  length = time if kind == 'repeated' else None
+  if kind == 'tokens':
+    inputs = jax.random.randint(keys[0], (time, batch), 0, features)
+  else:
+    inputs = jax.random.normal(keys[0], (batch, features) if length else (time, batch, features))
+  kernel = jax.random.normal(keys[1], (features, 4 * hidden))
+  bias = jax.random.normal(keys[2], (4 * hidden,))
+  recurrent_kernel = 0.5 * jax.random.normal(keys[3], (hidden, 4 * hidden))
+  cotangent = jax.random.normal(keys[4], (time, batch, hidden))
+
+  def forward(layer):
+    if kind == 'tokens':  # No cotangent for integer inputs.
+      return lambda k, b, u: layer(inputs, k, b, u)
+    return lambda x, k, b, u: layer(x, k, b, u)
+
+  args = (kernel, bias, recurrent_kernel) if kind == 'tokens' else (inputs, kernel, bias, recurrent_kernel)
+  custom_out, custom = jax.vjp(forward(lambda *a: models.lstm_layer(*a, length, 1, matmul_dtype)), *args)
+  plain_out, autodiff = jax.vjp(forward(lambda *a: models._lstm_forward(*a, length, 1, matmul_dtype)[0]), *args)
+  np.testing.assert_allclose(custom_out, plain_out, rtol=1e-6, atol=1e-6)
+  # Autodiff of the forward keeps its cotangents in float32 through the matmuls; bfloat16 rounds them.
+  tolerance = 1e-5 if matmul_dtype == 'float32' else 3e-2
   for got, want in zip(custom(cotangent), autodiff(cotangent)):
     assert float(jnp.abs(want).max()) > 0
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * float(jnp.abs(want).max()))
 
 
 def test_bfloat16_matmul_rounds_operands_and_cotangents_and_accumulates_in_float32():
