@@ -169,26 +169,22 @@ def _lstm_layer_fwd(inputs, kernel, bias, recurrent_kernel, length, unroll, matm
 def _lstm_layer_bwd(length, unroll, matmul_dtype, residuals, hs_cotangent):
   """The backward loop carries dh and dc only: one [batch, 4H] x [4H, H] matmul and a multiply-add per step.
 
-  Each step's dz overwrites its own dz factor, so the loop allocates no new sequence. The weights' and
-  inputs' cotangents are then formed from whole sequences in a few large matmuls.
+  The weights' and inputs' cotangents are then formed from whole sequences in a few large matmuls.
   """
   inputs, kernel, hs, (dc_per_dh, dz_factors, f), recurrent_kernel = residuals
   hidden = hs.shape[-1]
   u_t = recurrent_kernel.T.astype(matmul_dtype)
 
   def step(carry, xs):
-    dh_next, dc_next, dz = carry
-    t, dh_out, dc_per_dh, f = xs
+    dh_next, dc_next = carry
+    dh_out, dc_per_dh, dz_factor, f = xs
     dh = dh_out + dh_next
     dc = dc_next + dh * dc_per_dh
-    dz_t = jnp.concatenate([dc, dc, dc, dh], axis=-1) * jax.lax.dynamic_index_in_dim(dz, t, keepdims=False)
-    dz = jax.lax.dynamic_update_index_in_dim(dz, dz_t, t, axis=0)
-    return (_dot(dz_t, u_t, ((1,), (0,)), matmul_dtype), dc * f, dz), None
+    dz_t = jnp.concatenate([dc, dc, dc, dh], axis=-1) * dz_factor
+    return (_dot(dz_t, u_t, ((1,), (0,)), matmul_dtype), dc * f), dz_t
 
   zeros = jnp.zeros_like(hs[0])
-  steps = jnp.arange(hs.shape[0])
-  (_, _, dz), _ = jax.lax.scan(step, (zeros, zeros, dz_factors), (steps, hs_cotangent, dc_per_dh, f),
-                               reverse=True, unroll=unroll)
+  _, dz = jax.lax.scan(step, (zeros, zeros), (hs_cotangent, dc_per_dh, dz_factors, f), reverse=True, unroll=unroll)
   # dU = sum_t h_{t-1}^T dz_t over all steps at once, h_0 = 0 (a shifted copy of h, not a slice of dz).
   h_before = jnp.concatenate([zeros[None], hs[:-1]])
   dz_rows = dz.reshape(-1, 4 * hidden)

@@ -23,8 +23,7 @@ def sample_lines(val_queries: np.ndarray, val_answers: np.ndarray, predictions: 
   query_width, answer_width = val_queries.shape[1], val_answers.shape[1]
   for i in rng.integers(0, len(val_queries), size=num_samples):
     truth = data.answer_text(val_answers[i], reverse_answer)
-    guess = data.decode(predictions[i]).rstrip()
-    guess = guess[::-1] if reverse_answer else guess
+    guess = data.answer_text(predictions[i], reverse_answer)
     mark = '☑' if np.array_equal(val_answers[i], predictions[i]) else '☒'
     lines.append(f'Q {data.query_text(val_queries[i], reverse):<{query_width}} '
                  f'T {truth:<{answer_width}} {mark} {guess}')

@@ -79,6 +79,11 @@ def load_recipes(config: str) -> tuple[str | None, dict[Any, dict[str, Any]]]:
   return field, recipes
 
 
+def recipe_key(point: dict[str, Any], fixed: dict[str, Any], recipe_field: str, default: Any = None) -> Any:
+  """The value that picks a point's recipe: the grid point's, else --set's, else the config file's."""
+  return point.get(recipe_field, fixed.get(recipe_field, default))
+
+
 def point_overrides(point: dict[str, Any], fixed: dict[str, Any], recipe_field: str | None,
                     recipes: dict[Any, dict[str, Any]], default: Any = None) -> dict[str, Any]:
   """The fields one grid point sets on the config: its recipe's, then --set's, then its own, later ones winning.
@@ -99,7 +104,7 @@ def point_overrides(point: dict[str, Any], fixed: dict[str, Any], recipe_field: 
   """
   recipe: dict[str, Any] = {}
   if recipe_field is not None:
-    key = point.get(recipe_field, fixed.get(recipe_field, default))
+    key = recipe_key(point, fixed, recipe_field, default)
     if key not in recipes:
       raise ValueError(f'no recipe for {recipe_field}={key!r}; the recipes: {recipe_field}='
                        f'{",".join(map(str, recipes))}')
@@ -206,7 +211,7 @@ def main() -> None:
   seeds = list(range(args.seeds))
   failed = [] if args.summarize_only else runs.launch(args, root, [(s, seed) for s in settings for seed in seeds])
   rows = [{**runs.summarize(s, root, seeds), 'point': p} for s, p in zip(settings, points)]
-  used = {p.get(recipe_field, fixed.get(recipe_field, default)) for p in points}
+  used = {recipe_key(p, fixed, recipe_field, default) for p in points} if recipe_field else set()
   sweep = {'name': args.name, 'config': args.config, 'grid': grid, 'fixed': fixed, 'seeds': seeds,
            'device': args.device, 'recipe_field': recipe_field,
            'recipes': {str(v): r for v, r in recipes.items() if v in used}, 'rows': rows}
