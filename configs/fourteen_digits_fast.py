@@ -9,8 +9,10 @@ What changes from the seed's settings, and why:
   with the answer as the seed writes it (and 0.805 / 0.257 under the seed's own settings).
 - the rest as five_digits_fast.py, scaled to a deeper model: the seed's batch of 32 (the model learns per
   step; on a CPU a larger batch buys few examples/s), 3x the seed's learning rate (3e-3) with a 1,000-step
-  warm-up, a cosine decay to 0 over 10 epochs instead of 25 constant ones, and gradient clipping at norm 1;
+  warm-up, a cosine decay to 0 over 20 epochs instead of 25 constant ones, and gradient clipping at norm 1;
   each training pair shown in either order at random (swap_augment: the same pairs, never a validation one).
+  Over 10 epochs, the same recipe otherwise, seed 0 ended at 0.9984 val char / 0.9825 exact match, still
+  rising when the rate reached 0 (0.931, 0.959, 0.977, 0.982 after epochs 6-9): hence 20.
 """
 
 from addjax.config import base_config
@@ -22,7 +24,7 @@ def get_config():
   config.training_size = 700_000
   config.num_layers = 3
   config.reverse_answer = True
-  config.num_epochs = 10
+  config.num_epochs = 20
   config.learning_rate = 3e-3
   config.lr_schedule = 'cosine'
   config.warmup_steps = 1_000
