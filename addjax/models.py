@@ -8,7 +8,7 @@ Speed (the model is small, so time goes to the sequential recurrence): the input
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
 lstm_impl='fused' each layer is one function with its own VJP (lstm_layer): its backward loop carries only
 dh and dc, and the weights' gradients come from the saved sequences in one matmul afterwards (as cuDNN does),
-with no sequence copied, sliced or transposed on the way. lstm_impl='scan' is the plain nn.scan with autodiff;
+which reads dz as it lies, neither sliced nor transposed. lstm_impl='scan' is the plain nn.scan with autodiff;
 both have the same parameters and compute the same function. Activations are time-major inside the model.
 """
 
