@@ -188,23 +188,22 @@ def _lstm_layer_bwd(length, unroll, matmul_dtype, residuals, hs_cotangent):
   # dU = sum_t h_{t-1}^T dz_t over all steps at once, h_0 = 0 (a shifted copy of h, not a slice of dz).
   h_before = jnp.concatenate([zeros[None], hs[:-1]])
   dz_rows = dz.reshape(-1, 4 * hidden)
+  if not _is_tokens(inputs) and length is None:
+    # [dW; dU] in one product: [input_t, h_{t-1}]^T dz_t over all steps.
+    features = inputs.shape[-1]
+    both = jnp.concatenate([inputs, h_before], axis=-1).reshape(-1, features + hidden)
+    both_cotangent = _dot(both, dz_rows, ((0,), (0,)), matmul_dtype)
+    return (_dot(dz, kernel, ((2,), (1,)), matmul_dtype), both_cotangent[:features], dz_rows.sum(axis=0),
+            both_cotangent[features:])
+  recurrent_cotangent = _dot(h_before.reshape(-1, hidden), dz_rows, ((0,), (0,)), matmul_dtype)
   if _is_tokens(inputs):
     # dW = one_hot(tokens)^T dz: a product, which reads dz in place (a scatter-add would copy it first).
     one_hot = jax.nn.one_hot(inputs.reshape(-1), kernel.shape[0], dtype=jnp.float32)
     kernel_cotangent = _dot(one_hot, dz_rows, ((0,), (0,)), 'float32')
-    recurrent_cotangent = _dot(h_before.reshape(-1, hidden), dz_rows, ((0,), (0,)), matmul_dtype)
     return None, kernel_cotangent, dz_rows.sum(axis=0), recurrent_cotangent
-  if length is not None:
-    dz_sum = _sum_over_time(dz)
-    recurrent_cotangent = _dot(h_before.reshape(-1, hidden), dz_rows, ((0,), (0,)), matmul_dtype)
-    return (_dot(dz_sum, kernel, ((1,), (1,)), matmul_dtype),
-            _dot(inputs, dz_sum, ((0,), (0,)), matmul_dtype), dz_sum.sum(axis=0), recurrent_cotangent)
-  # [dW; dU] in one product: [input_t, h_{t-1}]^T dz_t over all steps.
-  features = inputs.shape[-1]
-  both = jnp.concatenate([inputs, h_before], axis=-1).reshape(-1, features + hidden)
-  both_cotangent = _dot(both, dz_rows, ((0,), (0,)), matmul_dtype)
-  return (_dot(dz, kernel, ((2,), (1,)), matmul_dtype), both_cotangent[:features], dz_rows.sum(axis=0),
-          both_cotangent[features:])
+  dz_sum = _sum_over_time(dz)
+  return (_dot(dz_sum, kernel, ((1,), (1,)), matmul_dtype),
+          _dot(inputs, dz_sum, ((0,), (0,)), matmul_dtype), dz_sum.sum(axis=0), recurrent_cotangent)
 
 
 lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
