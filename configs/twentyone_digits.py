@@ -1,4 +1,9 @@
-"""The notebook's own setting: 21 digits, 800k examples, 20 epochs, five decoder layers."""
+"""The notebook's own setting: 21 digits, 800k examples, 20 epochs, five decoder layers.
+
+The notebook sets `epochs = 20` and then loops `for epoch in trange(1, epochs)`, which runs 19. We train the
+20 it set; the per-epoch metrics give both epoch 19, to set beside the notebook's ~0.77 per-character
+accuracy, and epoch 20.
+"""
 
 from addjax.config import base_config
 
