@@ -294,7 +294,8 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
   Args:
     setting: the config and overrides the seeds were trained with.
     root: the runs root; seed k of the setting is in workdir(root, setting.name, k).
-    seeds: the seeds to summarise; those not finished are listed in seeds_unfinished and left out.
+    seeds: the seeds to summarise; those started but not finished are listed in seeds_unfinished (with the
+      epochs done, 0 in the first) and left out.
 
   Returns:
     A row: config fields, parameters, the finished seeds and their workdirs; per split and metric (char,
@@ -310,8 +311,8 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
     records = workdir_lib.read_metrics(path)
     if records and records[-1]['epoch'] >= config.num_epochs:
       finished.append((seed, path, records[:config.num_epochs]))
-    elif records:
-      partial.append({'seed': seed, 'epochs_done': records[-1]['epoch']})
+    elif records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
+      partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0})
   last = [records[-1] for _, _, records in finished]
   row: dict[str, Any] = {
       'name': setting.name, 'config': f'configs/{setting.config}.py',

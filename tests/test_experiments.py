@@ -117,8 +117,11 @@ def test_summarize_means_stds_and_epochs_to_target(tmp_path):
   write_metrics(tmp_path / 'row' / 'seed0', [0.5, 0.991, 0.995])
   write_metrics(tmp_path / 'row' / 'seed1', [0.5, 0.9, 0.985])
   write_metrics(tmp_path / 'row' / 'seed2', [0.2])  # interrupted after one epoch
-  row = runs.summarize(setting, str(tmp_path), [0, 1, 2, 3])
-  assert row['seeds'] == [0, 1] and row['seeds_unfinished'] == [{'seed': 2, 'epochs_done': 1}]
+  (tmp_path / 'row' / 'seed3').mkdir()
+  (tmp_path / 'row' / 'seed3' / workdir_lib.CONFIG_FILE).write_text('{}')  # started, in its first epoch
+  row = runs.summarize(setting, str(tmp_path), [0, 1, 2, 3, 4])
+  assert row['seeds'] == [0, 1]
+  assert row['seeds_unfinished'] == [{'seed': 2, 'epochs_done': 1}, {'seed': 3, 'epochs_done': 0}]
   assert row['val_seq_accuracy_mean'] == pytest.approx(0.99)
   assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(2) * 0.005)  # sample std of 0.995, 0.985
   assert row['val_seq_accuracy_min'] == 0.985
