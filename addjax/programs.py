@@ -177,7 +177,7 @@ def sum_over_devices(tree):
 
   Between processes a collective is a round trip through the CPU collectives (gloo, over local sockets on one
   host): one all-reduce of a model's gradients as one array takes a tenth of one per parameter array
-  (docs/performance.md). Within a process the per-array psum is cheaper than flattening.
+  (docs/performance.md). Within a process the arrays are summed as they are, with no copy into one.
   """
   if jax.process_count() == 1:
     return jax.lax.psum(tree, DATA_AXIS)

@@ -8,7 +8,8 @@ Changed from the seed's settings, within its 20-epoch budget, as in fourteen_dig
   epochs against 0.797 without it).
 - the seed's batch of 32: on a CPU a 21-digit step at batch 256 trains no more examples/s than at 32, and the
   model learns per step. On an H200, where a larger batch is nearly free, batches 256-1024 without
-  reverse_answer sat at ~0.41 val char for 3-10 epochs and ended at 0.61-0.77 (results/twentyone_digits_fast_gpu.md).
+  reverse_answer sat at ~0.41 val char for 3-10 epochs and ended at 0.61-0.77
+  (results/twentyone_digits_fast_gpu.md).
 - 2x the seed's learning rate (2e-3; fourteen_digits_fast's 3e-3 scaled down for five layers instead of three)
   with a 2,000-step warm-up, a cosine decay to 0 over the 20 epochs, and gradient clipping at norm 1, since
   five stacked LSTMs are prone to early loss spikes.
