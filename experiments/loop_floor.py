@@ -20,6 +20,15 @@ import argparse
 import time
 
 import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, PartitionSpec as P
+import numpy as np
+import optax
+
+from addjax import config as config_lib
+from addjax import data
+from addjax import models
+from addjax import train
 
 
 def _median_ms(fns: dict, args: tuple, repeats: int, per: int) -> dict[str, float]:
@@ -37,9 +46,6 @@ def _median_ms(fns: dict, args: tuple, repeats: int, per: int) -> dict[str, floa
 
 
 def steps(batch_sizes: list[int], repeats: int) -> None:
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  from addjax import models  # pylint: disable=import-outside-toplevel
-
   hidden, length = 128, 22
   scale, shift = models._gate_constants(hidden)  # pylint: disable=protected-access
   u = jax.random.normal(jax.random.PRNGKey(0), (hidden, 4 * hidden)) * 0.05
@@ -79,13 +85,7 @@ def steps(batch_sizes: list[int], repeats: int) -> None:
 
 
 def devices(mode: str, digits: int, num_layers: int, batch_size: int, repeats: int) -> None:
-  jax.config.update('jax_num_cpu_devices', 1 if mode == 'one' else 2)
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  import optax  # pylint: disable=import-outside-toplevel
-  from jax.sharding import Mesh, PartitionSpec as P  # pylint: disable=import-outside-toplevel
-  from addjax import config as config_lib, data, models, train  # pylint: disable=import-outside-toplevel
-
+  jax.config.update('jax_num_cpu_devices', 1 if mode == 'one' else 2)  # Before JAX starts its CPU backend.
   config = config_lib.base_config()
   config.digits, config.num_layers, config.batch_size = digits, num_layers, batch_size
   model, tx = models.from_config(config), train.create_optimizer(config)
