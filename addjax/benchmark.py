@@ -92,7 +92,7 @@ class OurProgram:
                                              num_chunks, steps)
     self.indices, self.weights = epoch_batches(train.epoch_key(config.seed, 1))
     start = time.perf_counter()
-    self.chunk = train.make_train_chunk(model, tx).lower(
+    self.chunk = train.make_train_chunk(model, tx, microbatch_size=config.microbatch_size).lower(
         self.state, self.queries, self.answers, self.indices, self.weights, 0).compile()
     self.compile_sec = time.perf_counter() - start
 

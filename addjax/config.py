@@ -55,6 +55,12 @@ def base_config() -> ml_collections.ConfigDict:
 
   # Execution: these change how fast the run goes, never what it computes.
   config.steps_per_call = 500  # Training steps in one compiled call; the progress bar moves once per call.
+  # Examples each device differentiates at once: a device's share of a batch larger than this is taken in
+  # slices of this many, their gradients summed before the step's one update (the same update, up to the
+  # order of float additions). 0: chosen for the device (programs.microbatch_for: slices of up to 32 on a
+  # CPU, whose cache then holds each time step's temporaries; the whole share on an accelerator); the
+  # batch size or more: the whole share at once.
+  config.microbatch_size = 0
   config.eval_batch_size = 2048
   config.num_samples_to_print = 10
   config.checkpoints_to_keep = 3
@@ -64,7 +70,7 @@ def base_config() -> ml_collections.ConfigDict:
 # Fields that may differ when a run resumes: they change how fast the run goes, not what it computes (up to
 # float rounding), or how long it goes on.
 RESUMABLE_FIELDS = frozenset({'num_epochs', 'steps_per_call', 'eval_batch_size', 'num_samples_to_print',
-                              'checkpoints_to_keep', 'scan_unroll'})
+                              'checkpoints_to_keep', 'scan_unroll', 'microbatch_size'})
 
 _SCHEDULES = ('constant', 'cosine')
 LSTM_IMPLS = ('fused', 'scan')  # See addjax.models.
@@ -113,7 +119,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('digits', 'hidden_size', 'num_layers', 'num_epochs', 'steps_per_call', 'eval_batch_size',
                'checkpoints_to_keep', 'batch_size', 'scan_unroll', 'num_seeds'):
     _require(config, name, config[name] >= 1, 'an integer >= 1')
-  for name in ('warmup_steps', 'seed', 'num_samples_to_print'):
+  for name in ('warmup_steps', 'seed', 'num_samples_to_print', 'microbatch_size'):
     _require(config, name, config[name] >= 0, 'an integer >= 0')
 
   pairs = data.num_unique_pairs(config.digits)
@@ -127,6 +133,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
            f'1 .. {num_train:,} (the training examples left after {split})')
   _require(config, 'batch_size', config.batch_size % num_devices == 0,
            f'a multiple of {num_devices}: each batch is split evenly over the {num_devices} devices of this run')
+
+  share = config.batch_size // num_devices
+  _require(config, 'microbatch_size', share % (min(config.microbatch_size, share) or share) == 0,
+           f'0, a divisor of {share} (batch_size {config.batch_size} over {num_devices} device(s)), or more')
 
   _require(config, 'learning_rate', math.isfinite(config.learning_rate) and config.learning_rate > 0,
            'a finite number > 0')

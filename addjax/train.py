@@ -153,7 +153,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
   compile_start = time.time()
   indices, weights = epoch_batches(rng.seed_keys(config, lambda seed: epoch_key(seed, 0)))
   chunk_args = (train_queries, train_answers, indices, weights, 0)
-  train_chunk = make_train_chunk(model, tx, mesh, num_seeds).lower(state, *chunk_args).compile()
+  train_chunk = make_train_chunk(model, tx, mesh, num_seeds, config.microbatch_size)
+  train_chunk = train_chunk.lower(state, *chunk_args).compile()
   evaluate = programs.make_evaluate(model, mesh, num_seeds).lower(state['params'], *val_batches).compile()
   compile_sec = time.time() - compile_start
 

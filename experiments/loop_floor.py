@@ -9,9 +9,10 @@ and with what models.lstm_layer's forward loop writes per step for its backward 
 cost of writing one [batch, 512] sequence per step ('write') against keeping the value in the loop's carry
 ('carry'). Milliseconds per time step, medians of interleaved repeats.
 
-devices: the training step (gradients and Adam, a 20-step loop in one compiled call) at --batch_size per device,
-either on one device ('one'), or as two devices in one process running two independent programs at once
-('two_programs') or one data-parallel program that sums gradients every step ('psum'). Comparing 'one' run
+devices: addjax's training program (programs.make_train_chunk: 20 steps of gradients and Adam in one compiled
+call) at --batch_size per device, either on one device ('one'), or as two devices in one process running two
+independent programs at once ('two_programs') or one data-parallel program that sums gradients every step
+('psum'). Comparing 'one' run
 in two processes at once (each pinned to a core with taskset) with 'two_programs' tells what sharing one
 process costs.
 """
@@ -21,13 +22,11 @@ import time
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, PartitionSpec as P
-import numpy as np
-import optax
 
 from addjax import config as config_lib
 from addjax import data
 from addjax import models
+from addjax import sharding
 from addjax import train
 
 
@@ -89,32 +88,27 @@ def devices(mode: str, digits: int, num_layers: int, batch_size: int, repeats: i
   config = config_lib.base_config()
   config.digits, config.num_layers, config.batch_size = digits, num_layers, batch_size
   model, tx = models.from_config(config), train.create_optimizer(config)
-  state = train.init_state(config, model, tx)
   queries, answers = (jnp.asarray(x) for x in data.generate(2 * batch_size, digits, seed=0))
   loop_steps = 20
 
-  def loss(params, queries, answers):
-    logits = model.apply({'params': params}, queries)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
+  def runner(mesh, batch):
+    """One device's or one mesh's training program: loop_steps steps of addjax's own chunk, in one call."""
+    state = jax.device_put(train.init_state(config, model, tx), sharding.replicated(mesh))
+    chunk = train.make_train_chunk(model, tx, mesh, microbatch_size=config.microbatch_size)
+    indices = jnp.broadcast_to(jnp.arange(batch, dtype=jnp.int32) % len(queries), (1, loop_steps, batch))
+    args = jax.device_put((queries, answers, indices, jnp.ones((1, loop_steps, batch))), sharding.replicated(mesh))
+    holder = [state]
 
-  def train_steps(state, queries, answers, sum_gradients):
-    def step(state, _):
-      grads = jax.grad(loss)(state['params'], queries, answers)
-      if sum_gradients:
-        grads = jax.lax.psum(grads, 'data')
-      updates, opt_state = tx.update(grads, state['opt_state'], state['params'])
-      return {**state, 'params': optax.apply_updates(state['params'], updates), 'opt_state': opt_state}, None
-    return jax.lax.scan(step, state, None, length=loop_steps)[0]
+    def call():
+      holder[0], sums = chunk(holder[0], *args, 0)  # The chunk donates the state: keep the one it returns.
+      return sums
+    return call
 
   if mode == 'psum':
-    program = jax.jit(jax.shard_map(lambda *a: train_steps(*a, True), mesh=Mesh(np.array(jax.devices()), ('data',)),
-                                    in_specs=(P(), P('data'), P('data')), out_specs=P(), check_vma=False))
-    call = lambda: program(state, queries, answers)
+    calls = [runner(sharding.data_mesh(), 2 * batch_size)]
   else:
-    program = jax.jit(lambda *a: train_steps(*a, False))
-    halves = [jax.device_put((state, queries[i::2], answers[i::2]), device) for i, device in enumerate(jax.devices())]
-    call = lambda: [program(*half) for half in halves]
-  ms = _median_ms({mode: call}, (), repeats, loop_steps)[mode]
+    calls = [runner(sharding.data_mesh([device]), batch_size) for device in jax.devices()]
+  ms = _median_ms({mode: lambda: [call() for call in calls]}, (), repeats, loop_steps)[mode]
   examples = batch_size * (1 if mode == 'one' else 2)
   print(f'{mode}: digits {digits}, {num_layers} layer(s), batch {batch_size} per device, {jax.device_count()} '
         f'device(s): {ms:.2f} ms per step, {examples / ms * 1e3:,.0f} examples/s in all')

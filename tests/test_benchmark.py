@@ -1,6 +1,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -65,3 +66,18 @@ def test_bad_benchmark_flags_end_in_one_line():
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
   assert result.returncode == 2
   assert len(result.stderr.strip().splitlines()) == 1 and 'must be integers >= 1' in result.stderr
+
+
+@pytest.mark.parametrize('args, expected', [
+    (['steps', '--batch_sizes', '4', '--repeats', '1'], r'batch 4: matmul [0-9.]+, no residuals [0-9.]+, '
+                                                          r'residuals [0-9.]+, carry [0-9.]+, write [0-9.]+ ms'),
+    (['devices', '--mode', 'psum', '--digits', '2', '--num_layers', '2', '--batch_size', '4', '--repeats', '1'],
+     r'psum: digits 2, 2 layer\(s\), batch 4 per device, 2 device\(s\): [0-9.]+ ms per step'),
+    (['devices', '--mode', 'two_programs', '--digits', '2', '--num_layers', '1', '--batch_size', '4',
+      '--repeats', '1'], r'two_programs: digits 2, 1 layer\(s\), batch 4 per device, 2 device\(s\)'),
+])
+def test_loop_floor_times_the_pieces_and_the_device_layouts(args, expected):
+  result = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'loop_floor.py')] + args, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert result.returncode == 0, result.stderr
+  assert re.search(expected, result.stdout), result.stdout

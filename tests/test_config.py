@@ -56,6 +56,8 @@ def test_every_config_file_validates():
     ('adam_b2', 1.0, 'config.adam_b2'),
     ('seed', -1, 'config.seed'),
     ('steps_per_call', 0, 'config.steps_per_call'),
+    ('microbatch_size', -1, 'config.microbatch_size'),
+    ('microbatch_size', 24, 'a divisor of 32'),  # The base config's batch of 32 on one device.
 ])
 def test_validate_rejects_impossible_values_naming_the_field(field, value, fragment):
   config = config_lib.base_config()

@@ -5,6 +5,7 @@ import shutil
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from addjax import checkpoint
@@ -71,6 +72,39 @@ def test_one_training_step_lowers_the_loss():
   assert int(state['step']) == 1
   assert float(sums['loss']) == pytest.approx(float(loss_before['loss']), rel=1e-5)
   assert float(loss_after['loss']) < float(loss_before['loss'])
+
+
+def test_microbatch_for_slices_cpu_shares_and_keeps_accelerator_shares_whole():
+  assert programs.microbatch_for(0, 128, 'cpu') == 32
+  assert programs.microbatch_for(0, 48, 'cpu') == 24  # The largest divisor of the share up to 32.
+  assert programs.microbatch_for(0, 16, 'cpu') == 16
+  assert programs.microbatch_for(0, 128, 'gpu') == 128
+  assert programs.microbatch_for(8, 128, 'gpu') == 8
+  assert programs.microbatch_for(512, 128, 'cpu') == 128
+
+
+def test_a_batch_taken_in_microbatches_makes_the_same_step():
+  config = tiny_config(batch_size=32)
+  # Plain SGD: the step is the gradient itself (Adam's first step is about its sign, blind to its size).
+  model, tx = models.from_config(config), optax.sgd(1.0)
+  state = train.init_state(config, model, tx)
+  queries, answers = (jnp.asarray(x) for x in data.generate(64, config.digits, seed=1))
+  indices = jnp.asarray(np.random.default_rng(0).permutation(64)[:32].reshape(1, 1, 32), jnp.int32)
+  weights = jnp.ones((1, 1, 32)).at[0, 0, -5:].set(0.0)  # Padding in the last slice counts for nothing.
+  mesh = sharding.data_mesh(jax.devices()[:1])
+
+  def step(microbatch_size):  # The chunk donates the state it is given: give it a copy.
+    chunk = train.make_train_chunk(model, tx, mesh, microbatch_size=microbatch_size)
+    return chunk(jax.tree.map(jnp.copy, state), queries, answers, indices, weights, 0)
+
+  (whole, whole_sums), (sliced, sliced_sums) = step(32), step(8)
+  for name in programs.METRIC_SUMS:
+    assert float(sliced_sums[name]) == pytest.approx(float(whole_sums[name]), rel=1e-5)
+  assert float(sliced_sums['count']) == 27.0
+  for before, a, b in zip(*(jax.tree.leaves(s['params']) for s in (state, whole, sliced))):
+    step_whole, step_sliced = np.asarray(a - before), np.asarray(b - before)
+    assert np.abs(step_whole).max() > 0
+    np.testing.assert_allclose(step_sliced, step_whole, atol=1e-5 * np.abs(step_whole).max())
 
 
 @pytest.mark.parametrize('matmul_dtype', ['float32', 'bfloat16'])
