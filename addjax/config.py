@@ -57,7 +57,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.steps_per_call = 500  # Training steps in one compiled call; the progress bar moves once per call.
   # Examples each device differentiates at once: a device's share of a batch larger than this is taken in
   # slices of this many, their gradients summed before the step's one update (the same update, up to the
-  # order of float additions). 0: chosen for the device (programs.microbatch_for: slices of up to 32 on a
+  # order of float additions). 0: chosen for the device (programs.microbatch_for: slices of 16-32 on a
   # CPU, whose cache then holds each time step's temporaries; the whole share on an accelerator); the
   # batch size or more: the whole share at once.
   config.microbatch_size = 0

@@ -76,7 +76,8 @@ def test_one_training_step_lowers_the_loss():
 
 def test_microbatch_for_slices_cpu_shares_and_keeps_accelerator_shares_whole():
   assert programs.microbatch_for(0, 128, 'cpu') == 32
-  assert programs.microbatch_for(0, 48, 'cpu') == 24  # The largest divisor of the share up to 32.
+  assert programs.microbatch_for(0, 48, 'cpu') == 24  # The largest divisor of the share from 16 to 32.
+  assert programs.microbatch_for(0, 37, 'cpu') == 37  # None: slices of 1 would crawl.
   assert programs.microbatch_for(0, 16, 'cpu') == 16
   assert programs.microbatch_for(0, 128, 'gpu') == 128
   assert programs.microbatch_for(8, 128, 'gpu') == 8
