@@ -12,9 +12,8 @@ cost of writing one [batch, 512] sequence per step ('write') against keeping the
 devices: addjax's training program (programs.make_train_chunk: 20 steps of gradients and Adam in one compiled
 call) at --batch_size per device, either on one device ('one'), or as two devices in one process running two
 independent programs at once ('two_programs') or one data-parallel program that sums gradients every step
-('psum'). Comparing 'one' run
-in two processes at once (each pinned to a core with taskset) with 'two_programs' tells what sharing one
-process costs.
+('psum'). Comparing 'one' run in two processes at once (each pinned to a core with taskset) with
+'two_programs' tells what sharing one process costs.
 """
 
 import argparse
