@@ -94,7 +94,7 @@ def devices(mode: str, digits: int, num_layers: int, batch_size: int, repeats: i
     """One device's or one mesh's training program: loop_steps steps of addjax's own chunk, in one call."""
     state = jax.device_put(train.init_state(config, model, tx), sharding.replicated(mesh))
     chunk = train.make_train_chunk(model, tx, mesh, microbatch_size=config.microbatch_size)
-    indices = jnp.broadcast_to(jnp.arange(batch, dtype=jnp.int32) % len(queries), (1, loop_steps, batch))
+    indices = jnp.broadcast_to(jnp.arange(batch, dtype=jnp.int32), (1, loop_steps, batch))
     args = jax.device_put((queries, answers, indices, jnp.ones((1, loop_steps, batch))), sharding.replicated(mesh))
     holder = [state]
 
