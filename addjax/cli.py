@@ -39,8 +39,16 @@ def quiet_logs() -> None:
   sys.unraisablehook = _without_closed_loop_callbacks
 
 
+_NEVER_RETRIEVED = ('Future exception was never retrieved', 'Task exception was never retrieved')
+
+
 def _not_from_orbax(record: std_logging.LogRecord) -> bool:
-  """False for a record that Orbax logged, or that carries an error raised in Orbax's code."""
+  """False for a record that Orbax logged, that carries an error raised in Orbax's code, or that is asyncio's
+  report of a future whose error nobody read: in addjax's commands only Orbax's writes run on asyncio, and
+  their errors (often raised in tensorstore's code, with no Orbax frame to recognise) reach the command.
+  """
+  if record.name == 'asyncio' and record.getMessage().startswith(_NEVER_RETRIEVED):
+    return False
   files = [record.pathname]
   if record.exc_info and record.exc_info[2]:
     files += [frame.filename for frame in traceback.extract_tb(record.exc_info[2])]

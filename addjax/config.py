@@ -35,6 +35,9 @@ def base_config() -> ml_collections.ConfigDict:
   # The LSTMs' matmul inputs: 'float32', or 'bfloat16' (mixed precision: float32 accumulation, parameters,
   # gates and optimiser; faster at large batch on CPUs with AMX, and on GPUs and TPUs).
   config.matmul_dtype = 'float32'
+  # The LSTMs' bias at initialisation: 'keras' (zeros, forget gate 1, as the seed) or 'chrono' (forget gates
+  # drawn to keep memories over the layer's whole sequence; see addjax.models.chrono_lstm_bias_init).
+  config.lstm_bias_init = 'keras'
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32
@@ -75,6 +78,7 @@ RESUMABLE_FIELDS = frozenset({'num_epochs', 'steps_per_call', 'eval_batch_size',
 _SCHEDULES = ('constant', 'cosine')
 LSTM_IMPLS = ('fused', 'scan')  # See addjax.models.
 MATMUL_DTYPES = ('float32', 'bfloat16')
+BIAS_INITS = ('keras', 'chrono')  # See addjax.models.
 
 
 def run_seeds(config: ml_collections.ConfigDict) -> list[int]:
@@ -143,6 +147,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config, 'lr_schedule', config.lr_schedule in _SCHEDULES, ' or '.join(map(repr, _SCHEDULES)))
   _require(config, 'lstm_impl', config.lstm_impl in LSTM_IMPLS, ' or '.join(map(repr, LSTM_IMPLS)))
   _require(config, 'matmul_dtype', config.matmul_dtype in MATMUL_DTYPES, ' or '.join(map(repr, MATMUL_DTYPES)))
+  _require(config, 'lstm_bias_init', config.lstm_bias_init in BIAS_INITS, ' or '.join(map(repr, BIAS_INITS)))
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')
   for name in ('adam_b1', 'adam_b2'):

@@ -27,6 +27,21 @@ def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float
   return jnp.zeros(shape, dtype).at[hidden_size:2 * hidden_size].set(1.0)
 
 
+def chrono_lstm_bias_init(max_steps: int):
+  """Chrono initialisation (Tallec & Ollivier, ICLR 2018) for an LSTM over sequences of `max_steps` steps.
+
+  Each unit's forget bias is log(u), u ~ Uniform(1, max_steps - 1), and its input bias the opposite; the
+  rest zero. A unit then starts out keeping its cell for about u steps: memories that span the whole
+  sequence from the first step. Keras' constant forget bias of 1 keeps a cell for ~4 steps, so the
+  gradient from an answer digit back to a query digit read 40 steps earlier starts ~0.73**40 = 3e-6 small.
+  """
+  def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    hidden_size = shape[0] // 4
+    forget = jnp.log(jax.random.uniform(key, (hidden_size,), dtype, 1.0, max(max_steps - 1, 2)))
+    return jnp.concatenate([-forget, forget, jnp.zeros((2 * hidden_size,), dtype)])
+  return init
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The recurrence as a function with its own VJP.
 # ----------------------------------------------------------------------------------------------------------
@@ -256,12 +271,15 @@ class LSTM(nn.Module):
   impl: str = 'fused'
   unroll: int = 1
   matmul_dtype: str = 'float32'  # See `matmul`.
+  bias_init: str = 'keras'  # 'keras' or 'chrono': see the two initialisers above.
 
   @nn.compact
   def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
     num_inputs = self.vocab_size if self.vocab_size is not None else inputs.shape[-1]
     kernel = self.param('kernel', nn.initializers.glorot_uniform(), (num_inputs, 4 * self.hidden_size))
-    bias = self.param('bias', keras_lstm_bias_init, (4 * self.hidden_size,))
+    steps = length if length is not None else inputs.shape[0]
+    bias_init = keras_lstm_bias_init if self.bias_init == 'keras' else chrono_lstm_bias_init(steps)
+    bias = self.param('bias', bias_init, (4 * self.hidden_size,))
     if self.vocab_size is not None:
       inputs = inputs.astype(jnp.int32)
     if self.impl == 'fused':
@@ -288,11 +306,12 @@ class AdditionLSTM(nn.Module):
   lstm_impl: str = 'fused'
   unroll: int = 1
   matmul_dtype: str = 'float32'
+  bias_init: str = 'keras'  # See LSTM.
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
-                             matmul_dtype=self.matmul_dtype)
+                             matmul_dtype=self.matmul_dtype, bias_init=self.bias_init)
     encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(queries.T)[-1]
     x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
@@ -304,4 +323,5 @@ class AdditionLSTM(nn.Module):
 
 def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
-                      lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype)
+                      lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
+                      bias_init=config.lstm_bias_init)

@@ -52,6 +52,7 @@ def test_every_config_file_validates():
     ('learning_rate', float('nan'), 'config.learning_rate'),
     ('lr_schedule', 'linear', "'constant' or 'cosine'"),
     ('matmul_dtype', 'float16', "'float32' or 'bfloat16'"),
+    ('lstm_bias_init', 'zeros', "'keras' or 'chrono'"),
     ('grad_clip_norm', -1.0, 'config.grad_clip_norm'),
     ('adam_b2', 1.0, 'config.adam_b2'),
     ('seed', -1, 'config.seed'),

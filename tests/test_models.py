@@ -40,6 +40,25 @@ def test_keras_initialisation():
     assert np.abs(w).max() <= limit and np.abs(w).max() > 0.9 * limit
 
 
+@pytest.mark.parametrize('lstm_impl', ['fused', 'scan'])
+def test_chrono_initialisation_spans_each_layers_own_sequence(lstm_impl):
+  digits, hidden = 21, 128
+  model = models.AdditionLSTM(digits=digits, hidden_size=hidden, num_layers=2, lstm_impl=lstm_impl,
+                              bias_init='chrono')
+  params = model.init(jax.random.key(0), jnp.zeros((2, data.query_length(digits)), jnp.uint8))['params']
+  for name, steps in (('encoder', data.query_length(digits)), ('decoder_0', data.answer_length(digits)),
+                      ('decoder_1', data.answer_length(digits))):
+    bias = np.asarray(params[name]['bias'])
+    forget = bias[hidden:2 * hidden]
+    np.testing.assert_array_equal(bias[:hidden], -forget)  # Input gate: the forget gate's opposite.
+    np.testing.assert_array_equal(bias[2 * hidden:], 0.0)
+    memory = np.exp(forget)  # The steps a unit starts out keeping its cell for: Uniform(1, steps - 1).
+    assert 1 <= memory.min() < 0.2 * steps and 0.8 * (steps - 1) < memory.max() <= steps - 1, (name, memory)
+  # Drawn per layer, not one draw shared.
+  assert not np.array_equal(params['decoder_0']['bias'], params['decoder_1']['bias'])
+
+
+
 def reference_forward(params, queries, digits, num_layers):
   """The Keras model written plainly: one-hot input, a step loop, RepeatVector as a real repeat."""
 
