@@ -38,6 +38,9 @@ def base_config() -> ml_collections.ConfigDict:
   # The LSTMs' bias at initialisation: 'keras' (zeros, forget gate 1, as the seed) or 'chrono' (forget gates
   # drawn to keep memories over the layer's whole sequence; see addjax.models.chrono_lstm_bias_init).
   config.lstm_bias_init = 'keras'
+  # Each decoder layer after the first adds its input to its output (not in the seed): the same parameters,
+  # and a gradient path past the upper layers, which a deep stack trained from scratch needs.
+  config.decoder_residual = False
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32

@@ -307,6 +307,9 @@ class AdditionLSTM(nn.Module):
   unroll: int = 1
   matmul_dtype: str = 'float32'
   bias_init: str = 'keras'  # See LSTM.
+  # Each decoder layer after the first adds its input to its output (as GNMT's stacks do): the same
+  # parameters, and a path for the gradient that skips the layers above the first.
+  residual: bool = False
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
@@ -315,7 +318,8 @@ class AdditionLSTM(nn.Module):
     encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(queries.T)[-1]
     x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
-      x = lstm(name=f'decoder_{layer}')(x)
+      y = lstm(name=f'decoder_{layer}')(x)
+      x = x + y if self.residual else y
     # Logits; the softmax is folded into the cross-entropy and the argmax.
     logits = nn.Dense(data.VOCAB_SIZE, kernel_init=nn.initializers.glorot_uniform(), name='output')(x)
     return logits.transpose(1, 0, 2)
@@ -324,4 +328,4 @@ class AdditionLSTM(nn.Module):
 def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
-                      bias_init=config.lstm_bias_init)
+                      bias_init=config.lstm_bias_init, residual=config.decoder_residual)

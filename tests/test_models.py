@@ -9,8 +9,8 @@ from addjax import models
 from addjax import reference
 
 
-def init(digits, num_layers, hidden_size=128, batch=2, seed=0, abstract=False):
-  model = models.AdditionLSTM(digits=digits, hidden_size=hidden_size, num_layers=num_layers)
+def init(digits, num_layers, hidden_size=128, batch=2, seed=0, abstract=False, residual=False):
+  model = models.AdditionLSTM(digits=digits, hidden_size=hidden_size, num_layers=num_layers, residual=residual)
   queries = jnp.zeros((batch, data.query_length(digits)), jnp.uint8)
   init = jax.eval_shape if abstract else lambda f, *args: f(*args)
   return model, init(model.init, jax.random.key(seed), queries)['params']
@@ -59,8 +59,9 @@ def test_chrono_initialisation_spans_each_layers_own_sequence(lstm_impl):
 
 
 
-def reference_forward(params, queries, digits, num_layers):
-  """The Keras model written plainly: one-hot input, a step loop, RepeatVector as a real repeat."""
+def reference_forward(params, queries, digits, num_layers, residual=False):
+  """The Keras model written plainly: one-hot input, a step loop, RepeatVector as a real repeat; with
+  `residual`, each decoder layer after the first adds its input to its output."""
 
   def lstm(layer, inputs):  # inputs [batch, time, features]
     h = c = jnp.zeros((inputs.shape[0], 128))
@@ -77,19 +78,23 @@ def reference_forward(params, queries, digits, num_layers):
   encoded = lstm(params['encoder'], x)[:, -1]
   x = jnp.repeat(encoded[:, None], data.answer_length(digits), axis=1)
   for layer in range(num_layers):
-    x = lstm(params[f'decoder_{layer}'], x)
+    y = lstm(params[f'decoder_{layer}'], x)
+    x = x + y if residual and layer > 0 else y
   return x @ params['output']['kernel'] + params['output']['bias']
 
 
-def test_forward_equals_plain_keras_formulation():
-  digits, num_layers = 3, 2
-  model, params = init(digits, num_layers, seed=1)
+@pytest.mark.parametrize('residual', [False, True])
+def test_forward_equals_plain_keras_formulation(residual):
+  digits, num_layers = 3, 3
+  model, params = init(digits, num_layers, seed=1, residual=residual)
   # Random weights everywhere, so that a wrong gate order or a skipped bias cannot hide behind zeros.
   params = random_params(params)
   queries, _ = data.generate(8, digits, seed=3)
   got = jax.jit(model.apply)({'params': params}, queries)
-  want = jax.jit(reference_forward, static_argnums=(2, 3))(params, jnp.asarray(queries, jnp.int32), digits,
-                                                           num_layers)
+  want = jax.jit(reference_forward, static_argnums=(2, 3, 4))(params, jnp.asarray(queries, jnp.int32), digits,
+                                                              num_layers, residual)
+  assert not np.allclose(want, reference_forward(params, jnp.asarray(queries, jnp.int32), digits, num_layers,
+                                                 not residual), atol=1e-3)  # The flag matters.
   assert got.shape == (8, digits + 1, data.VOCAB_SIZE)
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
