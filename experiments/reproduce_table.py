@@ -82,8 +82,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
       'held seq |',
       '|' + '---|' * 19]
   for row in rows:
-    unfinished = ''.join(f', seed {p["seed"]} running: epoch {p["epochs_done"]} of {row["num_epochs"]}'
-                         for p in row['seeds_unfinished'])
+    unfinished = ''.join(f', seed {p["seed"]} {"running" if p.get("running") else "stopped"}: epoch '
+                         f'{p["epochs_done"]} of {row["num_epochs"]}' for p in row['seeds_unfinished'])
     seeds = f'{len(row["seeds"])}{unfinished}' if row['seeds'] or unfinished else 'not started'
     minutes = '-' if row['wall_sec'] is None else f'{row["wall_sec"] / 60:.1f}'
     speed = '-' if row['examples_per_sec'] is None else f'{row["examples_per_sec"]:,.0f}'

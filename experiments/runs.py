@@ -295,7 +295,7 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
     setting: the config and overrides the seeds were trained with.
     root: the runs root; seed k of the setting is in workdir(root, setting.name, k).
     seeds: the seeds to summarise; those started but not finished are listed in seeds_unfinished (with the
-      epochs done, 0 in the first) and left out.
+      epochs done, 0 in the first, and whether a process is training them now) and left out.
 
   Returns:
     A row: config fields, parameters, the finished seeds and their workdirs; per split and metric (char,
@@ -312,7 +312,8 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
     if records and records[-1]['epoch'] >= config.num_epochs:
       finished.append((seed, path, records[:config.num_epochs]))
     elif records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
-      partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0})
+      partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0,
+                      'running': workdir_lib.lock_owner(path) is not None})
   last = [records[-1] for _, _, records in finished]
   row: dict[str, Any] = {
       'name': setting.name, 'config': f'configs/{setting.config}.py',

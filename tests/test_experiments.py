@@ -121,7 +121,8 @@ def test_summarize_means_stds_and_epochs_to_target(tmp_path):
   (tmp_path / 'row' / 'seed3' / workdir_lib.CONFIG_FILE).write_text('{}')  # started, in its first epoch
   row = runs.summarize(setting, str(tmp_path), [0, 1, 2, 3, 4])
   assert row['seeds'] == [0, 1]
-  assert row['seeds_unfinished'] == [{'seed': 2, 'epochs_done': 1}, {'seed': 3, 'epochs_done': 0}]
+  assert row['seeds_unfinished'] == [{'seed': 2, 'epochs_done': 1, 'running': False},
+                                    {'seed': 3, 'epochs_done': 0, 'running': False}]
   assert row['val_seq_accuracy_mean'] == pytest.approx(0.99)
   assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(2) * 0.005)  # sample std of 0.995, 0.985
   assert row['val_seq_accuracy_min'] == 0.985
@@ -138,8 +139,13 @@ def test_reproduce_table_reports_claims_per_row(tmp_path):
   write_metrics(tmp_path / 'two_digits' / 'seed1', [0.95] * 55, [0.992] * 55)
   write_metrics(tmp_path / 'fourteen_digits' / 'seed0', [0.1], [0.5])
   out = tmp_path / 'table'
-  result = script('reproduce_table', '--summarize_only', '--rows', 'two_digits', 'fourteen_digits', 'five_digits',
-                  '--root', str(tmp_path), '--out', str(out), '--device', 'a test machine')
+  summarize = ['--summarize_only', '--root', str(tmp_path), '--out', str(out), '--device', 'a test machine']
+  # A seed whose workdir no process holds has stopped; one whose lock is held is training.
+  result = script('reproduce_table', '--rows', 'fourteen_digits', *summarize)
+  assert result.returncode == 0, result.stderr
+  assert '| 0, seed 0 stopped: epoch 1 of 25 |' in out.with_suffix('.md').read_text()
+  with workdir_lib.lock(str(tmp_path / 'fourteen_digits' / 'seed0')):
+    result = script('reproduce_table', '--rows', 'two_digits', 'fourteen_digits', 'five_digits', *summarize)
   assert result.returncode == 0, result.stderr
   rows = {r['name']: r for r in json.loads(out.with_suffix('.json').read_text())}
   assert rows['two_digits']['seeds'] == [0, 1]
@@ -148,7 +154,7 @@ def test_reproduce_table_reports_claims_per_row(tmp_path):
   # A long row still training: its seed is shown at its epoch, never as finished, and no claim is judged.
   assert rows['fourteen_digits']['num_epochs'] == 25 and rows['fourteen_digits']['claim_held_char'] == '-'
   assert rows['fourteen_digits']['seeds'] == []
-  assert rows['fourteen_digits']['seeds_unfinished'] == [{'seed': 0, 'epochs_done': 1}]
+  assert rows['fourteen_digits']['seeds_unfinished'] == [{'seed': 0, 'epochs_done': 1, 'running': True}]
   assert rows['five_digits']['seeds'] == [] and rows['five_digits']['val_char_accuracy_mean'] is None
   table = out.with_suffix('.md').read_text()
   assert 'a test machine' in table and '| two_digits | seed settings |' in table
@@ -382,7 +388,7 @@ def test_sweep_table_shows_the_spread_minutes_recipes_and_unfinished_seeds(tmp_p
   one, two = out['rows']
   assert one['seeds'] == [0, 1] and one['val_seq_accuracy_min'] == 0.986 and one['val_seq_accuracy_max'] == 0.996
   assert one['minutes_to_99_seq_per_seed'] == [0.5, None] and one['epochs_to_99_seq_per_seed'] == [3, None]
-  assert two['seeds'] == [0] and two['seeds_unfinished'] == [{'seed': 1, 'epochs_done': 2}]
+  assert two['seeds'] == [0] and two['seeds_unfinished'] == [{'seed': 1, 'epochs_done': 2, 'running': False}]
   md = (tmp_path / 'results' / 'sweep_table.md').read_text()
   assert '| 1 | 3 | 2 | ' in md and '0.9910 ± 0.0071 (min 0.9860)' in md and '| 3.0 (1/2) | 0.50 (1/2) |' in md
   assert '| 2 | 3 | 1, unfinished: seed 1 at epoch 2 of 5 | ' in md and '| 2.0 (1/1) | 0.33 (1/1) |' in md
