@@ -321,7 +321,7 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
       'digits': config.digits, 'num_layers': config.num_layers, 'hidden_size': config.hidden_size,
       'training_size': config.training_size, 'num_epochs': config.num_epochs, 'batch_size': config.batch_size,
       'learning_rate': config.learning_rate, 'lr_schedule': config.lr_schedule, 'reverse': config.reverse,
-      'reverse_answer': config.reverse_answer,
+      'reverse_answer': config.reverse_answer, 'decoder_residual': config.decoder_residual,
       'parameters': parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [os.path.relpath(path, ROOT) for _, path, _ in finished],
