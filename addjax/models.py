@@ -2,7 +2,8 @@
 
 Each LSTM layer keeps Keras' parameters and initialisation (glorot-uniform input kernel, orthogonal
 recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, f, c, o), so parameter
-counts match Keras and the reproduction starts where the seed started.
+counts match Keras and the reproduction starts where the seed started. Two options leave the seed's model:
+residual decoder layers (AdditionLSTM.residual) and chrono initialisation of the gates (chrono_lstm_bias_init).
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with

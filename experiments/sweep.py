@@ -124,11 +124,12 @@ def accuracy_text(row: dict[str, Any], key: str) -> str:
 
 
 def seeds_text(row: dict[str, Any]) -> str:
-  """'3', or '2, unfinished: seed 2 at epoch 3 of 6' for a point still to finish."""
+  """'3', or '2, unfinished: seed 2 running at epoch 3 of 6' for a point still to finish (or 'stopped at')."""
   text = str(len(row['seeds']))
   if row['seeds_unfinished']:
-    text += ', unfinished: ' + ', '.join(f'seed {u["seed"]} at epoch {u["epochs_done"]} of {row["num_epochs"]}'
-                                         for u in row['seeds_unfinished'])
+    text += ', unfinished: ' + ', '.join(
+        f'seed {u["seed"]} {"running" if u.get("running") else "stopped"} at epoch {u["epochs_done"]} of '
+        f'{row["num_epochs"]}' for u in row['seeds_unfinished'])
   return text
 
 

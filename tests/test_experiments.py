@@ -391,7 +391,7 @@ def test_sweep_table_shows_the_spread_minutes_recipes_and_unfinished_seeds(tmp_p
   assert two['seeds'] == [0] and two['seeds_unfinished'] == [{'seed': 1, 'epochs_done': 2, 'running': False}]
   md = (tmp_path / 'results' / 'sweep_table.md').read_text()
   assert '| 1 | 3 | 2 | ' in md and '0.9910 ± 0.0071 (min 0.9860)' in md and '| 3.0 (1/2) | 0.50 (1/2) |' in md
-  assert '| 2 | 3 | 1, unfinished: seed 1 at epoch 2 of 5 | ' in md and '| 2.0 (1/1) | 0.33 (1/1) |' in md
+  assert '| 2 | 3 | 1, unfinished: seed 1 stopped at epoch 2 of 5 | ' in md and '| 2.0 (1/1) | 0.33 (1/1) |' in md
   assert '| 205,324 |' in md and '| 336,908 |' in md and 'a test machine' in md
 
 
