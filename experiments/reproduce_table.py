@@ -82,7 +82,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
       'held seq |',
       '|' + '---|' * 19]
   for row in rows:
-    unfinished = ''.join(f', seed {p["seed"]} {"running" if p.get("running") else "stopped"}: epoch '
+    unfinished = ''.join(f', seed {p["seed"]} {runs.unfinished_state(p)}: epoch '
                          f'{p["epochs_done"]} of {row["num_epochs"]}' for p in row['seeds_unfinished'])
     seeds = f'{len(row["seeds"])}{unfinished}' if row['seeds'] or unfinished else 'not started'
     minutes = '-' if row['wall_sec'] is None else f'{row["wall_sec"] / 60:.1f}'

@@ -350,6 +350,11 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
   return row
 
 
+def unfinished_state(unfinished: dict[str, Any]) -> str:
+  """'running' while a process holds an unfinished seed's workdir (as summarize saw it), else 'stopped'."""
+  return 'running' if unfinished.get('running') else 'stopped'
+
+
 def epochs_text(row: dict[str, Any], metric: str) -> str:
   """A summary's epochs to 0.99 for a table: '7.5 (2/3)' (mean over the seeds that got there, how many did)."""
   return _to_99_text(row, metric, 'epochs')

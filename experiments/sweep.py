@@ -128,7 +128,7 @@ def seeds_text(row: dict[str, Any]) -> str:
   text = str(len(row['seeds']))
   if row['seeds_unfinished']:
     text += ', unfinished: ' + ', '.join(
-        f'seed {u["seed"]} {"running" if u.get("running") else "stopped"} at epoch {u["epochs_done"]} of '
+        f'seed {u["seed"]} {runs.unfinished_state(u)} at epoch {u["epochs_done"]} of '
         f'{row["num_epochs"]}' for u in row['seeds_unfinished'])
   return text
 

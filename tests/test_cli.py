@@ -3,15 +3,19 @@
 import asyncio
 import gc
 import logging
+import sys
 
 import pytest
+from absl import logging as absl_logging
 
 from addjax import cli
 
 
 @pytest.fixture
-def asyncio_records():
-  """The records that reach a handler on asyncio's logger once cli.quiet_logs has run."""
+def asyncio_records(monkeypatch):
+  """The records that reach a handler on asyncio's logger once cli.quiet_logs has run; what it set is undone."""
+  monkeypatch.setattr(sys, 'unraisablehook', sys.unraisablehook)
+  verbosity = absl_logging.get_verbosity()
   cli.quiet_logs()
   records = []
   handler = logging.Handler()
@@ -20,6 +24,9 @@ def asyncio_records():
   logger.addHandler(handler)
   yield records
   logger.removeHandler(handler)
+  for quieted in (logger, absl_logging.get_absl_logger()):
+    quieted.removeFilter(cli._not_from_orbax)
+  absl_logging.set_verbosity(verbosity)
 
 
 def _fail(loop: asyncio.AbstractEventLoop, error: Exception) -> asyncio.Future:
