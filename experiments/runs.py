@@ -36,6 +36,7 @@ from addjax import data  # noqa: E402
 from addjax import report  # noqa: E402
 from addjax import workdir as workdir_lib  # noqa: E402
 
+PROGRESS_CHECK_SEC = 30.0  # How often run_all looks for newly recorded epochs.
 USAGE_ERROR = 2  # The exit status of python -m addjax.main for a mistake, a locked workdir among them.
 
 
@@ -129,27 +130,79 @@ def _start(command: list[str], log: Any, cores: set[int] | None) -> subprocess.P
     os.sched_setaffinity(0, own)
 
 
-def progress_line(done: int, running: int, waiting: int, durations: list[float], parallel: int) -> str:
-  """'progress: 3 of 8 done, 2 running, 3 waiting; about 25 min left', the estimate from the runs timed so far.
+def lstm_steps_per_epoch(config: ml_collections.ConfigDict) -> int:
+  """The work of one training epoch, in LSTM cell steps of the config's hidden size, summed over its examples.
 
-  Runs yet to finish are taken to last as long as the mean run this script has seen from start to end, `parallel`
-  at a time: a rough guide where settings differ in cost, and none before a first run ends.
+  Per example the encoder reads the query (query_length steps) and each decoder layer writes the answer
+  (answer_length steps); a step's matmuls grow with hidden_size squared, so a step of another size counts as
+  (hidden_size / 128)**2 steps. Runs of one sweep differ in digits and layers by many times in cost: this is
+  the unit that makes their times comparable.
+
+  Args:
+    config: a run's config (training_size, digits, num_layers, hidden_size are read).
+
+  Returns:
+    Steps per epoch, a float where hidden_size is not 128.
+  """
+  per_example = data.query_length(config.digits) + config.num_layers * data.answer_length(config.digits)
+  return data.num_training_examples(config.training_size) * per_example * (config.hidden_size / 128)**2
+
+
+def seconds_left(jobs: list[tuple[ml_collections.ConfigDict, str]], todo: set[str], parallel: int
+                 ) -> float | None:
+  """How long the jobs still to train will take, `parallel` at a time, at the speed the epochs so far trained.
+
+  The speed is measured, not assumed: lstm_steps_per_epoch over the seconds of every epoch that any of the
+  jobs has recorded (its examples over its examples_per_sec), interrupted and finished runs included. The work
+  is the epochs not yet trained of each job in todo; the time is that work shared out over the slots, and
+  never less than the longest single job takes alone.
+
+  Args:
+    jobs: (config, workdir) of every job whose recorded epochs measure the speed.
+    todo: the workdirs of the jobs still to train (running or waiting here).
+    parallel: how many runs train at a time.
+
+  Returns:
+    Seconds (0 when every job in todo has trained its epochs), or None while no job has recorded an epoch.
+  """
+  steps = seconds = 0.0
+  left = []
+  for config, path in jobs:
+    records = workdir_lib.read_metrics(path) if os.path.isdir(path) else []
+    per_epoch = lstm_steps_per_epoch(config)
+    train_examples = data.num_training_examples(config.training_size)
+    for record in records:
+      if record.get('examples_per_sec'):
+        steps += per_epoch
+        seconds += train_examples / record['examples_per_sec']
+    done = records[-1]['epoch'] if records else 0
+    if path in todo and done < config.num_epochs:
+      left.append((config.num_epochs - done) * per_epoch)
+  if not seconds:
+    return None
+  if not left:
+    return 0.0
+  return max(sum(left) / min(parallel, len(left)), max(left)) / (steps / seconds)
+
+
+def progress_line(done: int, running: int, waiting: int, left: float | None) -> str:
+  """'progress: 3 of 8 done, 2 running, 3 waiting; about 25 min left'.
 
   Args:
     done: runs finished (or skipped as finished or running elsewhere).
     running: runs training now.
     waiting: runs not started yet.
-    durations: seconds from start to end of each run this script saw finish.
-    parallel: how many runs train at a time.
+    left: seconds the runs not done will take (seconds_left), or None for no estimate.
 
   Returns:
     One line for the log.
   """
   line = f'progress: {done} of {done + running + waiting} done, {running} running, {waiting} waiting'
-  if not durations or not running + waiting:
+  if left is None or not running + waiting:
     return line
-  left = statistics.mean(durations) * math.ceil((running + waiting) / parallel)
-  return f'{line}; about {left / 60:.0f} min left (from {len(durations)} run(s) timed)'
+  if left >= 5400:
+    return f'{line}; about {left / 3600:.1f} h left'
+  return f'{line}; about {left / 60:.0f} min left'
 
 
 def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[str]:
@@ -167,12 +220,19 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
   Returns:
     The workdirs whose process failed.
   """
-  pending = [(setting, seed, workdir(root, setting.name, seed), setting.load().num_epochs)
-             for setting, seed in jobs]
+  configs = [(setting.load(), workdir(root, setting.name, seed)) for setting, seed in jobs]
+  pending = [(setting, seed, path, config.num_epochs) for (setting, seed), (config, path) in zip(jobs, configs)]
   running: dict[str, tuple[subprocess.Popen, float, tuple[int, set[int] | None]]] = {}
   free_slots = list(enumerate(core_slots(parallel)))
   failed = []
-  done, durations = 0, []
+  done = 0
+
+  def progress() -> str:
+    todo = set(running) | {path for _, _, path, _ in pending}
+    return progress_line(done, len(running), len(pending), seconds_left(configs, todo, parallel))
+
+  epochs_seen: dict[str, int] = {}  # Per running workdir, the epochs it had recorded when last looked at.
+  checked = time.time()
   while pending or running:
     started = False
     while pending and free_slots:
@@ -195,7 +255,14 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       print(f'{path}: started{where}', flush=True)
       started = True
     if started:
-      print(progress_line(done, len(running), len(pending), durations, parallel), flush=True)
+      print(progress(), flush=True)
+    # A line per epoch a run records, so a sweep of long runs shows its progress and estimate between starts.
+    if time.time() - checked > PROGRESS_CHECK_SEC:
+      checked = time.time()
+      epochs = {path: len(workdir_lib.read_metrics(path)) for path in running}
+      if any(n > epochs_seen.get(path, n) for path, n in epochs.items()):
+        print(progress(), flush=True)
+      epochs_seen = epochs
     time.sleep(0.5)
     for path, (process, start, slot) in list(running.items()):
       if process.poll() is None:
@@ -211,9 +278,8 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
         failed.append(path)
         print(f'{path}: FAILED (exit {process.returncode}), see {path}/train.log', flush=True)
       else:
-        durations.append(time.time() - start)
-        print(f'{path}: done in {durations[-1]:.0f} s', flush=True)
-      print(progress_line(done, len(running), len(pending), durations, parallel), flush=True)
+        print(f'{path}: done in {time.time() - start:.0f} s', flush=True)
+      print(progress(), flush=True)
   return failed
 
 

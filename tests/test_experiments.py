@@ -78,15 +78,48 @@ def test_sweep_trains_every_point_and_summarises_its_metrics(sweep):
   progress = [line for line in result.stdout.splitlines() if line.startswith('progress: ')]
   assert progress[0] == 'progress: 0 of 2 done, 2 running, 0 waiting'
   assert progress[-1] == 'progress: 2 of 2 done, 0 running, 0 waiting'
-  assert any(line.startswith('progress: 1 of 2 done, 1 running, 0 waiting; about ') for line in progress)
+  assert any(line.startswith('progress: 1 of 2 done, 1 running, 0 waiting; about ')
+             and line.endswith(' min left') for line in progress)
 
 
-def test_progress_line_estimates_the_time_left_from_the_runs_timed():
-  assert runs.progress_line(0, 2, 4, [], 2) == 'progress: 0 of 6 done, 2 running, 4 waiting'
-  # 5 runs left, 2 at a time: 3 rounds of the mean run's 600 s, 30 minutes.
-  assert runs.progress_line(2, 2, 3, [500.0, 700.0], 2) == (
-      'progress: 2 of 7 done, 2 running, 3 waiting; about 30 min left (from 2 run(s) timed)')
-  assert runs.progress_line(5, 0, 0, [60.0], 2) == 'progress: 5 of 5 done, 0 running, 0 waiting'
+def test_progress_line_says_the_time_left_in_minutes_or_hours():
+  assert runs.progress_line(0, 2, 4, None) == 'progress: 0 of 6 done, 2 running, 4 waiting'
+  assert runs.progress_line(2, 2, 3, 1800.0) == 'progress: 2 of 7 done, 2 running, 3 waiting; about 30 min left'
+  assert runs.progress_line(2, 2, 3, 9000.0) == 'progress: 2 of 7 done, 2 running, 3 waiting; about 2.5 h left'
+  assert runs.progress_line(5, 0, 0, 60.0) == 'progress: 5 of 5 done, 0 running, 0 waiting'
+
+
+def test_lstm_steps_per_epoch_counts_encoder_and_decoder_steps():
+  config = runs.Setting('row', 'fourteen_digits').load()
+  # 630,000 training examples x (29 query steps + 3 layers x 15 answer steps).
+  assert runs.lstm_steps_per_epoch(config) == 630_000 * (29 + 3 * 15)
+  config.hidden_size = 256
+  assert runs.lstm_steps_per_epoch(config) == 4 * 630_000 * (29 + 3 * 15)
+
+
+def test_seconds_left_measures_the_speed_and_shares_the_work_out(tmp_path):
+  def job(name, digits, layers, size, epochs, speeds):
+    config = runs.Setting(name, 'two_digits', (('digits', digits), ('num_layers', layers),
+                                               ('training_size', size), ('num_epochs', epochs))).load()
+    path = tmp_path / name
+    path.mkdir()
+    for epoch, speed in enumerate(speeds, 1):
+      workdir_lib.append_metrics(str(path), {'epoch': epoch, 'examples_per_sec': speed})
+    return config, str(path)
+
+  # 900 training examples x (7 + 4) steps: 9,900 steps an epoch, each epoch in 1 s and 2 s: 6,600 steps/s.
+  small = job('small', 3, 1, 1_000, 4, [900.0, 450.0])
+  # 1,800 x (11 + 2 x 6) = 41,400 steps an epoch, 2 epochs, none trained yet.
+  big = job('big', 5, 2, 2_000, 2, [])
+  jobs, todo = [small, big], {small[1], big[1]}
+  speed = 2 * 9_900 / 3.0
+  # Two slots: the big job alone outlasts half the work.
+  assert runs.seconds_left(jobs, todo, 2) == pytest.approx(2 * 41_400 / speed)
+  assert runs.seconds_left(jobs, todo, 1) == pytest.approx((2 * 9_900 + 2 * 41_400) / speed)
+  # A job not to be trained here (running elsewhere) measures the speed but adds no work.
+  assert runs.seconds_left(jobs, {small[1]}, 2) == pytest.approx(2 * 9_900 / speed)
+  assert runs.seconds_left([big], {big[1]}, 2) is None  # nothing measured yet
+  assert runs.seconds_left(jobs, set(), 2) == 0.0  # nothing left
 
 
 def test_rerunning_a_sweep_skips_finished_runs(sweep):
