@@ -42,6 +42,9 @@ def base_config() -> ml_collections.ConfigDict:
   # and a gradient path past the upper layers (what lets five layers learn 21 digits here; see
   # configs/twentyone_digits_fast.py).
   config.decoder_residual = False
+  # Padding characters the encoder reads before every query (not in the seed; 0 is the seed's model). The
+  # same parameters and data; see AdditionLSTM.lead_in.
+  config.encoder_lead_in = 0
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32
@@ -127,7 +130,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for name in ('digits', 'hidden_size', 'num_layers', 'num_epochs', 'steps_per_call', 'eval_batch_size',
                'checkpoints_to_keep', 'batch_size', 'scan_unroll', 'num_seeds'):
     _require(config, name, config[name] >= 1, 'an integer >= 1')
-  for name in ('warmup_steps', 'seed', 'num_samples_to_print', 'microbatch_size'):
+  for name in ('warmup_steps', 'seed', 'num_samples_to_print', 'microbatch_size', 'encoder_lead_in'):
     _require(config, name, config[name] >= 0, 'an integer >= 0')
 
   pairs = data.num_unique_pairs(config.digits)

@@ -2,8 +2,9 @@
 
 Each LSTM layer keeps Keras' parameters and initialisation (glorot-uniform input kernel, orthogonal
 recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, f, c, o), so parameter
-counts match Keras and the reproduction starts where the seed started. Two options leave the seed's model:
-residual decoder layers (AdditionLSTM.residual) and chrono initialisation of the gates (chrono_lstm_bias_init).
+counts match Keras and the reproduction starts where the seed started. Three options leave the seed's model:
+residual decoder layers (AdditionLSTM.residual), padding read before each query (AdditionLSTM.lead_in) and
+chrono initialisation of the gates (chrono_lstm_bias_init).
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
@@ -312,11 +313,18 @@ class AdditionLSTM(nn.Module):
   # Each decoder layer after the first adds its input to its output (as GNMT's stacks do): the same
   # parameters, and a path for the gradient that skips the layers above the first.
   residual: bool = False
+  # Padding the encoder reads before every query. A query that fills (nearly) the whole width starts its
+  # digits at the encoder's first steps, from its zero state, as few training queries do; the models learn
+  # positions, and such queries are the ones they fail (README, "Where the models fail"). With a lead-in
+  # every query starts from a state the padding has set.
+  lead_in: int = 0
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
                              matmul_dtype=self.matmul_dtype, bias_init=self.bias_init)
+    if self.lead_in:
+      queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
     encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(queries.T)[-1]
     x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
@@ -330,4 +338,5 @@ class AdditionLSTM(nn.Module):
 def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
-                      bias_init=config.lstm_bias_init, residual=config.decoder_residual)
+                      bias_init=config.lstm_bias_init, residual=config.decoder_residual,
+                      lead_in=config.encoder_lead_in)

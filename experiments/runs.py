@@ -388,6 +388,7 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
       'training_size': config.training_size, 'num_epochs': config.num_epochs, 'batch_size': config.batch_size,
       'learning_rate': config.learning_rate, 'lr_schedule': config.lr_schedule, 'reverse': config.reverse,
       'reverse_answer': config.reverse_answer, 'decoder_residual': config.decoder_residual,
+      'encoder_lead_in': config.encoder_lead_in,
       'parameters': parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [os.path.relpath(path, ROOT) for _, path, _ in finished],

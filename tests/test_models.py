@@ -99,6 +99,21 @@ def test_forward_equals_plain_keras_formulation(residual):
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
 
 
+def test_a_lead_in_is_padding_read_before_the_query():
+  digits, num_layers = 3, 2
+  model, params = init(digits, num_layers, seed=1)
+  params = random_params(params)
+  queries, _ = data.generate(8, digits, seed=3)
+  led = models.AdditionLSTM(digits=digits, num_layers=num_layers, lead_in=3)
+  assert jax.tree.map(jnp.shape, led.init(jax.random.key(0), queries)['params']) == jax.tree.map(jnp.shape, params)
+  got = jax.jit(led.apply)({'params': params}, queries)
+  padded = np.concatenate([np.full((8, 3), data.PAD_ID, np.uint8), queries], axis=1)
+  np.testing.assert_allclose(got, model.apply({'params': params}, padded), atol=1e-6)
+  want = jax.jit(reference_forward, static_argnums=(2, 3))(params, jnp.asarray(padded, jnp.int32), digits, num_layers)
+  np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+  assert not np.allclose(got, model.apply({'params': params}, queries), atol=1e-3)
+
+
 def test_different_queries_give_different_outputs():
   model, params = init(2, 1)
   queries, _ = data.generate(2, 2, seed=0)
