@@ -130,21 +130,22 @@ def _start(command: list[str], log: Any, cores: set[int] | None) -> subprocess.P
     os.sched_setaffinity(0, own)
 
 
-def lstm_steps_per_epoch(config: ml_collections.ConfigDict) -> int:
+def lstm_steps_per_epoch(config: ml_collections.ConfigDict) -> float:
   """The work of one training epoch, in LSTM cell steps of the config's hidden size, summed over its examples.
 
-  Per example the encoder reads the query (query_length steps) and each decoder layer writes the answer
-  (answer_length steps); a step's matmuls grow with hidden_size squared, so a step of another size counts as
-  (hidden_size / 128)**2 steps. Runs of one sweep differ in digits and layers by many times in cost: this is
-  the unit that makes their times comparable.
+  Per example the encoder reads the query (query_length steps, and encoder_lead_in more) and each decoder
+  layer writes the answer (answer_length steps); a step's matmuls grow with hidden_size squared, so a step of
+  another size counts as (hidden_size / 128)**2 steps. Runs of one sweep differ in digits and layers by many
+  times in cost: this is the unit that makes their times comparable.
 
   Args:
     config: a run's config (training_size, digits, num_layers, hidden_size are read).
 
   Returns:
-    Steps per epoch, a float where hidden_size is not 128.
+    Steps per epoch.
   """
-  per_example = data.query_length(config.digits) + config.num_layers * data.answer_length(config.digits)
+  per_example = (data.query_length(config.digits) + config.encoder_lead_in
+                 + config.num_layers * data.answer_length(config.digits))
   return data.num_training_examples(config.training_size) * per_example * (config.hidden_size / 128)**2
 
 

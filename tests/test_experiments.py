@@ -95,6 +95,8 @@ def test_lstm_steps_per_epoch_counts_encoder_and_decoder_steps():
   assert runs.lstm_steps_per_epoch(config) == 630_000 * (29 + 3 * 15)
   config.hidden_size = 256
   assert runs.lstm_steps_per_epoch(config) == 4 * 630_000 * (29 + 3 * 15)
+  config.encoder_lead_in = 3
+  assert runs.lstm_steps_per_epoch(config) == 4 * 630_000 * (32 + 3 * 15)
 
 
 def test_seconds_left_measures_the_speed_and_shares_the_work_out(tmp_path):
