@@ -50,7 +50,8 @@ def flops_per_example(config: ml_collections.ConfigDict) -> dict[str, float]:
   pass is 8% higher at hidden 128, 4% at 256. Backward is twice forward: each matmul has two cotangents.
   """
   h, v = config.hidden_size, data.VOCAB_SIZE
-  encoder_steps, decoder_steps = data.query_length(config.digits), data.answer_length(config.digits)
+  encoder_steps = data.query_length(config.digits) + config.encoder_lead_in
+  decoder_steps = data.answer_length(config.digits)
   recurrent = 2 * h * 4 * h
   forward = (encoder_steps * recurrent                                        # encoder
              + recurrent + decoder_steps * recurrent                          # decoder 0

@@ -24,6 +24,8 @@ def test_flops_count_the_seeds_three_digit_model_by_hand():
   assert benchmark.flops_per_example(config) == {'forward': forward, 'train': 3 * forward}
   config.num_layers = 3  # Two more decoder layers, each an input and a recurrent matmul per step.
   assert benchmark.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent
+  config.encoder_lead_in = 2  # Two more encoder steps, a recurrent matmul each.
+  assert benchmark.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent + 2 * recurrent
 
 
 def test_flops_match_xla_cost_analysis_of_the_forward_pass():
