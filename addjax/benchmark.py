@@ -2,7 +2,7 @@
 
 python -m addjax.benchmark --config configs/five_digits.py [--program addjax|reference] [--json]
 
-Times a training program in its steady state, counts the model's FLOPs per example analytically, and
+Times a training program in its steady state, counts the model's FLOPs per example analytically (addjax.cost), and
 measures a large fp32 matmul on the same device in the same process: the gap between achieved and ceiling
 GFLOP/s is how far from the hardware we are. The programs:
 - addjax: the real training program (train.make_train_chunk: a chunk of steps per compiled call), with the
@@ -27,6 +27,7 @@ import optax
 
 from addjax import cli
 from addjax import config as config_lib
+from addjax import cost
 from addjax import data
 from addjax import host
 from addjax import main as main_lib
@@ -40,24 +41,6 @@ flags.DEFINE_integer('repeats', 5, 'Timed calls (after one untimed warm-up) per 
 flags.DEFINE_enum('program', 'addjax', ['addjax', 'reference'], 'Which training program to time.')
 flags.DEFINE_bool('json', False, 'End with one line of JSON holding every number.')
 flags.DEFINE_integer('matmul_size', 2048, 'Side of the square fp32 matmul that measures the ceiling.')
-
-
-def flops_per_example(config: ml_collections.ConfigDict) -> dict[str, float]:
-  """Matmul FLOPs of one example (a multiply-add is 2), forward and forward + backward.
-
-  The encoder's one-hot projection is a gather, not a matmul; the first decoder layer's input is the same
-  vector at every step, so it is projected once. Gate arithmetic is left out: XLA's own count of the forward
-  pass is 8% higher at hidden 128, 4% at 256. Backward is twice forward: each matmul has two cotangents.
-  """
-  h, v = config.hidden_size, data.VOCAB_SIZE
-  encoder_steps = data.query_length(config.digits) + config.encoder_lead_in
-  decoder_steps = data.answer_length(config.digits)
-  recurrent = 2 * h * 4 * h
-  forward = (encoder_steps * recurrent                                        # encoder
-             + recurrent + decoder_steps * recurrent                          # decoder 0
-             + (config.num_layers - 1) * decoder_steps * 2 * recurrent        # deeper decoder layers
-             + decoder_steps * 2 * h * v)                                     # output layer
-  return {'forward': float(forward), 'train': 3.0 * forward}
 
 
 def matmul_ceiling_gflops(size: int, dtype=jnp.float32, repeats: int = 5) -> float:
@@ -145,7 +128,7 @@ def benchmark(config: ml_collections.ConfigDict, program: str, steps: int, repea
   runner = PROGRAMS[program](config, data.make_splits(config), steps)
   runner.run()  # Warm-up: first-call allocations, caches.
   per_sec = [runner.examples_per_call / _timed(runner.run) for _ in range(repeats)]
-  flops = flops_per_example(config)
+  flops = cost.flops_per_example(config)
   return {'program': program, 'device': jax.devices()[0].device_kind, 'platform': jax.default_backend(),
           'num_devices': jax.device_count() if program == 'addjax' else 1, 'cpu_cores': host.cpu_cores(),
           'digits': config.digits, 'num_layers': config.num_layers, 'hidden_size': config.hidden_size,

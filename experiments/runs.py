@@ -32,6 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # The repo root, for a checkout that is not installed. These modules import no JAX.
 from addjax import config as config_lib  # noqa: E402
+from addjax import cost  # noqa: E402
 from addjax import data  # noqa: E402
 from addjax import report  # noqa: E402
 from addjax import workdir as workdir_lib  # noqa: E402
@@ -130,33 +131,15 @@ def _start(command: list[str], log: Any, cores: set[int] | None) -> subprocess.P
     os.sched_setaffinity(0, own)
 
 
-def lstm_steps_per_epoch(config: ml_collections.ConfigDict) -> float:
-  """The work of one training epoch, in LSTM cell steps of the config's hidden size, summed over its examples.
-
-  Per example the encoder reads the query (query_length steps, and encoder_lead_in more) and each decoder
-  layer writes the answer (answer_length steps); a step's matmuls grow with hidden_size squared, so a step of
-  another size counts as (hidden_size / 128)**2 steps. Runs of one sweep differ in digits and layers by many
-  times in cost: this is the unit that makes their times comparable.
-
-  Args:
-    config: a run's config (training_size, digits, num_layers, hidden_size are read).
-
-  Returns:
-    Steps per epoch.
-  """
-  per_example = (data.query_length(config.digits) + config.encoder_lead_in
-                 + config.num_layers * data.answer_length(config.digits))
-  return data.num_training_examples(config.training_size) * per_example * (config.hidden_size / 128)**2
-
-
 def seconds_left(jobs: list[tuple[ml_collections.ConfigDict, str]], todo: set[str], parallel: int
                  ) -> float | None:
   """How long the jobs still to train will take, `parallel` at a time, at the speed the epochs so far trained.
 
-  The speed is measured, not assumed: lstm_steps_per_epoch over the seconds of every epoch that any of the
-  jobs has recorded (its examples over its examples_per_sec), interrupted and finished runs included. The work
-  is the epochs not yet trained of each job in todo; the time is that work shared out over the slots, and
-  never less than the longest single job takes alone.
+  Runs of one sweep differ in digits and layers by many times in cost; their work is counted in training
+  FLOPs (addjax.cost), which makes their times comparable. The speed is measured, not assumed: the FLOPs of
+  every epoch that any of the jobs has recorded over its seconds (its examples over its examples_per_sec),
+  interrupted and finished runs included. The work is the epochs not yet trained of each job in todo; the time
+  is that work shared out over the slots, and never less than the longest single job takes alone.
 
   Args:
     jobs: (config, workdir) of every job whose recorded epochs measure the speed.
@@ -166,15 +149,15 @@ def seconds_left(jobs: list[tuple[ml_collections.ConfigDict, str]], todo: set[st
   Returns:
     Seconds (0 when every job in todo has trained its epochs), or None while no job has recorded an epoch.
   """
-  steps = seconds = 0.0
+  flops = seconds = 0.0
   left = []
   for config, path in jobs:
     records = workdir_lib.read_metrics(path) if os.path.isdir(path) else []
-    per_epoch = lstm_steps_per_epoch(config)
+    per_epoch = cost.training_flops_per_epoch(config)
     train_examples = data.num_training_examples(config.training_size)
     for record in records:
       if record.get('examples_per_sec'):
-        steps += per_epoch
+        flops += per_epoch
         seconds += train_examples / record['examples_per_sec']
     done = records[-1]['epoch'] if records else 0
     if path in todo and done < config.num_epochs:
@@ -183,7 +166,7 @@ def seconds_left(jobs: list[tuple[ml_collections.ConfigDict, str]], todo: set[st
     return None
   if not left:
     return 0.0
-  return max(sum(left) / min(parallel, len(left)), max(left)) / (steps / seconds)
+  return max(sum(left) / min(parallel, len(left)), max(left)) / (flops / seconds)
 
 
 def progress_line(done: int, running: int, waiting: int, left: float | None) -> str:

@@ -5,44 +5,9 @@ import re
 import subprocess
 import sys
 
-import jax
 import pytest
 
-from addjax import benchmark
-from addjax import config as config_lib
-from addjax import models
-from addjax import train
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def test_flops_count_the_seeds_three_digit_model_by_hand():
-  config = config_lib.base_config()  # 3 digits, one decoder layer, hidden 128.
-  recurrent = 2 * 128 * 512
-  # Encoder 7 steps; decoder input projected once, then 4 steps; output 4 x 128 x 12.
-  forward = 7 * recurrent + recurrent + 4 * recurrent + 4 * 2 * 128 * 12
-  assert benchmark.flops_per_example(config) == {'forward': forward, 'train': 3 * forward}
-  config.num_layers = 3  # Two more decoder layers, each an input and a recurrent matmul per step.
-  assert benchmark.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent
-  config.encoder_lead_in = 2  # Two more encoder steps, a recurrent matmul each.
-  assert benchmark.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent + 2 * recurrent
-
-
-def test_flops_match_xla_cost_analysis_of_the_forward_pass():
-  config = config_lib.base_config()
-  config.digits, config.hidden_size = 5, 256
-  model = models.from_config(config)
-  state = train.init_state(config, model, train.create_optimizer(config))
-  queries = jax.numpy.zeros((32, 11), jax.numpy.uint8)
-  # lstm_impl='scan' unrolled in full, so that XLA's count sees every step rather than one loop body.
-  config.lstm_impl, config.scan_unroll = 'scan', 11
-  unrolled = models.from_config(config)
-  cost = jax.jit(unrolled.apply).lower({'params': state['params']}, queries).compile().cost_analysis()
-  cost = cost[0] if isinstance(cost, list) else cost
-  counted = 32 * benchmark.flops_per_example(config)['forward']
-  # XLA also counts the gate arithmetic, which the analytic count leaves out: O(hidden) against the
-  # matmuls' O(hidden^2), 4% at hidden 256 (8% at 128).
-  assert counted <= cost['flops'] <= 1.06 * counted
 
 
 @pytest.mark.parametrize('program, devices', [('addjax', 2), ('reference', 1)])

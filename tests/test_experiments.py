@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from addjax import cost
 from addjax import host
 from addjax import workdir as workdir_lib
 
@@ -89,16 +90,6 @@ def test_progress_line_says_the_time_left_in_minutes_or_hours():
   assert runs.progress_line(5, 0, 0, 60.0) == 'progress: 5 of 5 done, 0 running, 0 waiting'
 
 
-def test_lstm_steps_per_epoch_counts_encoder_and_decoder_steps():
-  config = runs.Setting('row', 'fourteen_digits').load()
-  # 630,000 training examples x (29 query steps + 3 layers x 15 answer steps).
-  assert runs.lstm_steps_per_epoch(config) == 630_000 * (29 + 3 * 15)
-  config.hidden_size = 256
-  assert runs.lstm_steps_per_epoch(config) == 4 * 630_000 * (29 + 3 * 15)
-  config.encoder_lead_in = 3
-  assert runs.lstm_steps_per_epoch(config) == 4 * 630_000 * (32 + 3 * 15)
-
-
 def test_seconds_left_measures_the_speed_and_shares_the_work_out(tmp_path):
   def job(name, digits, layers, size, epochs, speeds):
     config = runs.Setting(name, 'two_digits', (('digits', digits), ('num_layers', layers),
@@ -109,17 +100,17 @@ def test_seconds_left_measures_the_speed_and_shares_the_work_out(tmp_path):
       workdir_lib.append_metrics(str(path), {'epoch': epoch, 'examples_per_sec': speed})
     return config, str(path)
 
-  # 900 training examples x (7 + 4) steps: 9,900 steps an epoch, each epoch in 1 s and 2 s: 6,600 steps/s.
-  small = job('small', 3, 1, 1_000, 4, [900.0, 450.0])
-  # 1,800 x (11 + 2 x 6) = 41,400 steps an epoch, 2 epochs, none trained yet.
-  big = job('big', 5, 2, 2_000, 2, [])
+  small = job('small', 3, 1, 1_000, 4, [900.0, 450.0])  # Two epochs trained, in 1 s and 2 s.
+  big = job('big', 5, 2, 2_000, 2, [])  # None trained yet.
+  small_epoch, big_epoch = cost.training_flops_per_epoch(small[0]), cost.training_flops_per_epoch(big[0])
+  assert big_epoch > 4 * small_epoch  # Twice the examples, a longer query and answer, and a second layer.
   jobs, todo = [small, big], {small[1], big[1]}
-  speed = 2 * 9_900 / 3.0
+  speed = 2 * small_epoch / 3.0
   # Two slots: the big job alone outlasts half the work.
-  assert runs.seconds_left(jobs, todo, 2) == pytest.approx(2 * 41_400 / speed)
-  assert runs.seconds_left(jobs, todo, 1) == pytest.approx((2 * 9_900 + 2 * 41_400) / speed)
+  assert runs.seconds_left(jobs, todo, 2) == pytest.approx(2 * big_epoch / speed)
+  assert runs.seconds_left(jobs, todo, 1) == pytest.approx((2 * small_epoch + 2 * big_epoch) / speed)
   # A job not to be trained here (running elsewhere) measures the speed but adds no work.
-  assert runs.seconds_left(jobs, {small[1]}, 2) == pytest.approx(2 * 9_900 / speed)
+  assert runs.seconds_left(jobs, {small[1]}, 2) == pytest.approx(2 * small_epoch / speed)
   assert runs.seconds_left([big], {big[1]}, 2) is None  # nothing measured yet
   assert runs.seconds_left(jobs, set(), 2) == 0.0  # nothing left
 
