@@ -18,6 +18,10 @@ Changed from the seed's settings, within its 20-epoch budget:
 - 2x the seed's learning rate (2e-3) with a 2,000-step warm-up, a cosine decay to 0 over the 20 epochs, and
   gradient clipping at norm 1, since five stacked LSTMs are prone to early loss spikes.
 - swap_augment: each training pair shown as a+b or b+a at random (the same pairs, never a validation one).
+Seed 0 ended its 20 epochs at 0.9978 val char / 0.9726 exact match (char 0.99 from epoch 12; 371 min on one
+core), failing the sums whose operands fill the query to within three padding characters (none of 40-42
+digits together right), the failure fourteen_digits_fast's encoder_lead_in mends at 14 digits. This recipe
+has no lead-in: whether one mends the 21-digit corner too is untested (a seed is a six-hour run here).
 """
 
 from addjax.config import base_config

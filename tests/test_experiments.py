@@ -325,7 +325,8 @@ def test_layers_digits_recipes_hold_the_measured_fast_recipes_and_validate():
     for layers in (1, 4):
       config = runs.Setting('x', 'layers_digits', (*recipe.items(), ('digits', digits), ('num_layers', layers))).load()
       assert (config.batch_size, config.lr_schedule, config.grad_clip_norm, config.swap_augment,
-              config.reverse_answer, config.decoder_residual) == (32, 'cosine', 1.0, False, True, False)
+              config.reverse_answer, config.encoder_lead_in, config.decoder_residual
+              ) == (32, 'cosine', 1.0, False, True, 3, False)
   plain = runs.Setting('x', 'layers_digits').load()
   assert plain.digits == 5 and {key: plain[key] for key in recipes[5]} == recipes[5]
   assert sweep_script.load_recipes('five_digits_fast') == (None, {})
