@@ -9,7 +9,8 @@ python experiments/reproduce_table.py --launcher ray --ray_address HEAD:6379 --r
 Each seed of each row trains in its own workdir, <root>/<row>/seed<k>; finished runs are skipped and
 interrupted ones resume from their checkpoint, so rerunning the same command after a kill continues the sweep.
 Writes results/table.json (one object per row), results/table.md (the claim beside the measurement) and a copy
-of each finished seed's metrics.jsonl under results/table_metrics/, from which the curves are drawn.
+of each finished seed's config.json and metrics.jsonl under results/table_metrics/<row>/seed<k>, from which the
+curves are drawn: a seed kept there is finished, on this machine or another, even once its workdir is gone.
 Rows whose seeds are not all finished are written with the seeds that are, and say so. Rows not in --rows
 keep what the table already held for them, each with the machine it was measured on.
 """
@@ -97,19 +98,13 @@ def markdown(rows: list[dict[str, Any]]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def keep_metrics(row: dict[str, Any], out: str) -> None:
-  """Copies each finished seed's metrics.jsonl beside the table, OUT_metrics/<row>/seed<k>/metrics.jsonl.
+def kept_dirs(row: dict[str, Any], kept: str) -> list[str]:
+  """The kept copies (runs.keep) of the row's finished seeds, relative to the checkout, for 'metrics_dirs'.
 
   Workdirs hold checkpoints and live outside the repository; the copies are small and committed with the
-  table, so its curves can be drawn again after the workdirs are gone. The row names them in 'metrics_dirs'.
+  table, so the curves can be drawn, and the row summarised, again after the workdirs are gone.
   """
-  row['metrics_dirs'] = []
-  for seed, workdir in zip(row['seeds'], row['workdirs']):
-    records = workdir_lib.read_metrics(os.path.join(runs.ROOT, workdir))[:row['num_epochs']]
-    folder = os.path.join(f'{out}_metrics', row['name'], f'seed{seed}')
-    workdir_lib.write_atomic(os.path.join(folder, workdir_lib.METRICS_FILE),
-                             ''.join(json.dumps(record) + '\n' for record in records))
-    row['metrics_dirs'].append(os.path.relpath(folder, runs.ROOT))
+  return [os.path.relpath(runs.workdir(kept, row['name'], seed), runs.ROOT) for seed in row['seeds']]
 
 
 def with_earlier_rows(rows: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
@@ -156,18 +151,20 @@ def main() -> None:
     parser.error(f'{e}; move it away or choose another --out')
 
   seeds_of = {name: list(range(min(args.seeds, ROWS[name][3]))) for name in args.rows}
+  kept = f'{args.out}_metrics'  # The record of finished runs, committed with the table.
   failed = []
   if not args.summarize_only:
     jobs = [(ROWS[name][0], seed) for name in args.rows for seed in seeds_of[name]]
-    failed = runs.launch(args, args.root, jobs)
+    failed = runs.launch(args, args.root, jobs, kept)
 
   rows = []
   for name in args.rows:
     setting, kind, claim, _ = ROWS[name]
-    row = runs.summarize(setting, args.root, seeds_of[name])
+    runs.keep_finished(setting, args.root, seeds_of[name], kept)
+    row = runs.summarize(setting, args.root, seeds_of[name], kept)
     row.update(kind=kind, claim=claim, device=args.device)
     row.update(claim_held_char=claim_held(row, kind, 'char'), claim_held_seq=claim_held(row, kind, 'seq'))
-    keep_metrics(row, args.out)
+    row['metrics_dirs'] = kept_dirs(row, kept)
     rows.append(row)
   try:
     rows = with_earlier_rows(rows, f'{args.out}.json')

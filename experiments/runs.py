@@ -85,6 +85,77 @@ def is_finished(path: str, num_epochs: int) -> bool:
   return bool(records) and records[-1]['epoch'] >= num_epochs
 
 
+def seed_config(setting: Setting, seed: int) -> ml_collections.ConfigDict:
+  """The config one seed of setting trains with (train_command's)."""
+  config = setting.load()
+  config.seed = seed
+  return config
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The record of finished runs.
+# A workdir holds checkpoints and lives outside the repository, on a machine that may not outlast a long sweep.
+# Each finished run's config.json and metrics.jsonl are also kept in a small folder of the same layout,
+# <kept>/<name>/seed<k>, committed with the results: a rerun on another machine counts those runs finished and
+# summarises them from the copy, so a sweep longer than a machine's life goes on where the last one stopped.
+# ----------------------------------------------------------------------------------------------------------
+def keep(path: str, kept_path: str, num_epochs: int) -> None:
+  """Copies the finished run in path, its config.json and first num_epochs metrics lines, to kept_path."""
+  records = workdir_lib.read_metrics(path)[:num_epochs]
+  workdir_lib.write_atomic(os.path.join(kept_path, workdir_lib.METRICS_FILE),
+                           ''.join(json.dumps(record) + '\n' for record in records))
+  config_file = os.path.join(path, workdir_lib.CONFIG_FILE)
+  if os.path.exists(config_file):
+    with open(config_file, 'rb') as f:
+      workdir_lib.write_atomic(os.path.join(kept_path, workdir_lib.CONFIG_FILE), f.read())
+
+
+def keep_finished(setting: Setting, root: str, seeds: list[int], kept: str) -> None:
+  """keep()s each of the seeds whose workdir under root has finished, into kept."""
+  num_epochs = setting.load().num_epochs
+  for seed in seeds:
+    path = workdir(root, setting.name, seed)
+    if is_finished(path, num_epochs):
+      keep(path, workdir(kept, setting.name, seed), num_epochs)
+
+
+def kept_records(config: ml_collections.ConfigDict, kept_path: str) -> list[workdir_lib.Record] | None:
+  """The kept copy's first num_epochs records when it is a finished run of config (seed included), else None.
+
+  A copy without config.json, or whose config.json differs from config in a field that changes what the run
+  computes (workdir.prepare's test), is another run: None.
+  """
+  if not os.path.exists(os.path.join(kept_path, workdir_lib.CONFIG_FILE)):
+    return None
+  try:
+    workdir_lib.prepare(kept_path, config, write=False)
+  except (config_lib.ConfigError, OSError, ValueError):
+    return None
+  records = workdir_lib.read_metrics(kept_path)
+  if not records or records[-1]['epoch'] < config.num_epochs:
+    return None
+  return records[:config.num_epochs]
+
+
+def finished_records(config: ml_collections.ConfigDict, path: str, kept_path: str | None = None
+                     ) -> tuple[str, list[workdir_lib.Record]] | None:
+  """Where a finished run's records are, and its first num_epochs records: its workdir, else its kept copy.
+
+  Args:
+    config: the run's config, seed included (seed_config).
+    path: its workdir.
+    kept_path: its kept copy (keep), or None.
+
+  Returns:
+    (the folder read, its records), or None when the run has not finished in either.
+  """
+  records = workdir_lib.read_metrics(path)
+  if records and records[-1]['epoch'] >= config.num_epochs:
+    return path, records[:config.num_epochs]
+  kept_copy = None if kept_path is None else kept_records(config, kept_path)
+  return None if kept_copy is None else (kept_path, kept_copy)
+
+
 def train_command(setting: Setting, seed: int, path: str) -> list[str]:
   """python -m addjax.main for one seed of setting, training into path."""
   overrides = [f'--config.{field}={value}' for field, value in setting.overrides]
@@ -189,7 +260,21 @@ def progress_line(done: int, running: int, waiting: int, left: float | None) -> 
   return f'{line}; about {left / 60:.0f} min left'
 
 
-def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[str]:
+def skip_kept(root: str, jobs: list[tuple[Setting, int]], kept: str | None) -> list[tuple[Setting, int]]:
+  """The jobs that have not finished in their kept copy under kept (all of them for None); says which did."""
+  if kept is None:
+    return jobs
+  left = []
+  for setting, seed in jobs:
+    path, kept_path = workdir(root, setting.name, seed), workdir(kept, setting.name, seed)
+    if not is_finished(path, setting.load().num_epochs) and kept_records(seed_config(setting, seed), kept_path):
+      print(f'{path}: finished (kept in {kept_path}), skipped', flush=True)
+    else:
+      left.append((setting, seed))
+  return left
+
+
+def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str | None = None) -> list[str]:
   """Trains every (setting, seed) not finished yet, in order, `parallel` processes at a time.
 
   Each concurrent run is pinned to cores of its own (core_slots). A job is checked again when its turn
@@ -200,13 +285,16 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
     root: the runs root.
     jobs: (setting, seed) pairs, in the order to run them.
     parallel: how many runs train at a time.
+    kept: the record of finished runs (keep): a job finished there is skipped, and each run is kept there as
+      it finishes. None: workdirs only.
 
   Returns:
     The workdirs whose process failed.
   """
+  jobs = skip_kept(root, jobs, kept)
   configs = [(setting.load(), workdir(root, setting.name, seed)) for setting, seed in jobs]
   pending = [(setting, seed, path, config.num_epochs) for (setting, seed), (config, path) in zip(jobs, configs)]
-  running: dict[str, tuple[subprocess.Popen, float, tuple[int, set[int] | None]]] = {}
+  running: dict[str, tuple[subprocess.Popen, float, tuple[int, set[int] | None], tuple[str, int, int]]] = {}
   free_slots = list(enumerate(core_slots(parallel)))
   failed = []
   done = 0
@@ -222,6 +310,8 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
     while pending and free_slots:
       setting, seed, path, num_epochs = pending.pop(0)
       if is_finished(path, num_epochs):
+        if kept is not None:
+          keep(path, workdir(kept, setting.name, seed), num_epochs)
         print(f'{path}: finished, skipped', flush=True)
         done += 1
         continue
@@ -234,7 +324,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
       slot, cores = free_slots.pop(0)
       with open(os.path.join(path, 'train.log'), 'a') as log:
         process = _start(train_command(setting, seed, path), log, cores)
-      running[path] = (process, time.time(), (slot, cores))
+      running[path] = (process, time.time(), (slot, cores), (setting.name, seed, num_epochs))
       where = '' if cores is None else f' on cores {",".join(map(str, sorted(cores)))}'
       print(f'{path}: started{where}', flush=True)
       started = True
@@ -248,7 +338,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
         print(progress(), flush=True)
       epochs_seen = epochs
     time.sleep(0.5)
-    for path, (process, start, slot) in list(running.items()):
+    for path, (process, start, slot, (name, seed, num_epochs)) in list(running.items()):
       if process.poll() is None:
         continue
       del running[path]
@@ -262,6 +352,8 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int) -> list[s
         failed.append(path)
         print(f'{path}: FAILED (exit {process.returncode}), see {path}/train.log', flush=True)
       else:
+        if kept is not None and is_finished(path, num_epochs):
+          keep(path, workdir(kept, name, seed), num_epochs)
         print(f'{path}: done in {time.time() - start:.0f} s', flush=True)
       print(progress(), flush=True)
   return failed
@@ -294,14 +386,19 @@ def check_launcher(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     parser.error("--launcher ray needs Ray, which is not installed: pip install -e '.[ray]'")
 
 
-def launch(args: argparse.Namespace, root: str, jobs: list[tuple[Setting, int]]) -> list[str]:
-  """Trains the jobs with the launcher args name; returns the workdirs whose run failed."""
+def launch(args: argparse.Namespace, root: str, jobs: list[tuple[Setting, int]], kept: str | None = None
+           ) -> list[str]:
+  """Trains the jobs with the launcher args name, skipping those finished in kept; returns the failed workdirs.
+
+  The caller keeps the finished runs (keep_finished) once the launcher returns; run_all also keeps each run as
+  it finishes, so a sweep killed midway has kept what it finished.
+  """
   if args.launcher == 'ray':
     import ray_launcher  # Imports Ray: only for --launcher ray.
 
-    return ray_launcher.run_all(root, jobs, args.ray_address, args.cpus_per_run, args.gpus_per_run,
-                                args.max_retries)
-  return run_all(root, jobs, args.parallel)
+    return ray_launcher.run_all(root, skip_kept(root, jobs, kept), args.ray_address, args.cpus_per_run,
+                                args.gpus_per_run, args.max_retries)
+  return run_all(root, jobs, args.parallel, kept)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -338,7 +435,7 @@ def _first_reaching(records: list[dict[str, Any]], key: str) -> dict[str, Any] |
   return None if epoch is None else next(r for r in records if r['epoch'] == epoch)
 
 
-def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
+def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = None) -> dict[str, Any]:
   """The setting's config fields and, over its finished seeds, the final and first-to-0.99 metrics.
 
   Args:
@@ -346,9 +443,12 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
     root: the runs root; seed k of the setting is in workdir(root, setting.name, k).
     seeds: the seeds to summarise; those started but not finished are listed in seeds_unfinished (with the
       epochs done, 0 in the first, and whether a process is training them now) and left out.
+    kept: the record of finished runs (keep): a seed whose workdir has not finished (or is gone) is read
+      from its copy there when that is a finished run of the same config. None: workdirs only.
 
   Returns:
-    A row: config fields, parameters, the finished seeds and their workdirs; per split and metric (char,
+    A row: config fields, parameters, the finished seeds and the folders their records were read from
+    ('workdirs'); per split and metric (char,
     seq) the last epoch's accuracy's mean, std, min and max over seeds; per metric the epochs and the
     wall-clock minutes (the elapsed_sec of the first epoch at report.TARGET) to 0.99, per seed (None where a
     seed never got there) and their mean over the seeds that did; the mean run's wall_sec and median
@@ -358,9 +458,11 @@ def summarize(setting: Setting, root: str, seeds: list[int]) -> dict[str, Any]:
   finished, partial = [], []
   for seed in seeds:
     path = workdir(root, setting.name, seed)
+    found = finished_records(seed_config(setting, seed), path,
+                             None if kept is None else workdir(kept, setting.name, seed))
     records = workdir_lib.read_metrics(path)
-    if records and records[-1]['epoch'] >= config.num_epochs:
-      finished.append((seed, path, records[:config.num_epochs]))
+    if found:
+      finished.append((seed, *found))
     elif records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
       partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0,
                       'running': workdir_lib.lock_owner(path) is not None})

@@ -13,7 +13,10 @@ columns). A config file may define a recipe per value of one field: RECIPE_FIELD
 then also gets RECIPES[V]'s fields. Precedence, lowest first: the config's get_config(), the point's recipe,
 --set, the grid point. A recipe may not set a grid field, and a point whose value has no recipe is an error.
 Runs live in <root>/<name>/<field>-<value>__.../seed<k>; rerunning resumes and skips finished points; a point
-whose seeds are not all finished is marked unfinished in the table. Writes results/sweep_<name>.json and .md.
+whose seeds are not all finished is marked unfinished in the table. Writes results/sweep_<name>.json and .md,
+and keeps each finished run's config.json and metrics.jsonl in results/sweep_<name>_metrics/<point>/seed<k> as
+it finishes: committed, they let the sweep go on over several machines (or sessions of one that is wiped), a
+run kept there counting as finished once its workdir is gone.
 --launcher ray --ray_address HEAD:6379 runs each (point, seed) as a task on a Ray cluster (docs/scaling.md).
 """
 
@@ -210,13 +213,17 @@ def main() -> None:
 
   root = os.path.join(args.root, args.name)
   seeds = list(range(args.seeds))
-  failed = [] if args.summarize_only else runs.launch(args, root, [(s, seed) for s in settings for seed in seeds])
-  rows = [{**runs.summarize(s, root, seeds), 'point': p} for s, p in zip(settings, points)]
+  out = os.path.join(args.results, f'sweep_{args.name}')
+  kept = f'{out}_metrics'  # The record of finished runs, committed with the sweep's table.
+  jobs = [(s, seed) for s in settings for seed in seeds]
+  failed = [] if args.summarize_only else runs.launch(args, root, jobs, kept)
+  for setting in settings:
+    runs.keep_finished(setting, root, seeds, kept)
+  rows = [{**runs.summarize(s, root, seeds, kept), 'point': p} for s, p in zip(settings, points)]
   used = {recipe_key(p, fixed, recipe_field, default) for p in points} if recipe_field else set()
   sweep = {'name': args.name, 'config': args.config, 'grid': grid, 'fixed': fixed, 'seeds': seeds,
            'device': args.device, 'recipe_field': recipe_field,
            'recipes': {str(v): r for v, r in recipes.items() if v in used}, 'rows': rows}
-  out = os.path.join(args.results, f'sweep_{args.name}')
   runs.write_json(f'{out}.json', sweep)
   workdir_lib.write_atomic(f'{out}.md', markdown(sweep))
   print(markdown(sweep))

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import math
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -81,6 +82,51 @@ def test_sweep_trains_every_point_and_summarises_its_metrics(sweep):
   assert progress[-1] == 'progress: 2 of 2 done, 0 running, 0 waiting'
   assert any(line.startswith('progress: 1 of 2 done, 1 running, 0 waiting; about ')
              and line.endswith(' min left') for line in progress)
+
+
+def test_a_sweep_rerun_on_another_machine_skips_the_runs_its_results_kept(sweep, tmp_path):
+  """The record of finished runs travels with the results: no workdir is needed to skip or summarise them."""
+  tmp, args, _ = sweep
+  for point in ('num_layers-1__digits-2', 'num_layers-2__digits-2'):
+    kept = tmp / 'results' / 'sweep_tiny_metrics' / point / 'seed0'
+    workdir = tmp / 'runs' / 'tiny' / point / 'seed0'
+    assert (kept / 'config.json').read_text() == (workdir / 'config.json').read_text()
+    assert workdir_lib.read_metrics(str(kept)) == workdir_lib.read_metrics(str(workdir))
+  shutil.copytree(tmp / 'results', tmp_path / 'results')
+  elsewhere = [*args[:args.index('--root')], '--root', str(tmp_path / 'runs'), '--results', str(tmp_path / 'results'),
+               '--parallel', '2']
+  result = script('sweep', *elsewhere)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.count('finished (kept in ') == 2 and 'started' not in result.stdout
+  assert not (tmp_path / 'runs' / 'tiny').exists()  # Nothing trained.
+  before = json.loads((tmp / 'results' / 'sweep_tiny.json').read_text())['rows']
+  after = json.loads((tmp_path / 'results' / 'sweep_tiny.json').read_text())['rows']
+  for old, new in zip(before, after):
+    assert new['seeds'] == [0] and new['val_seq_accuracy_mean'] == old['val_seq_accuracy_mean']
+    assert new['wall_sec'] == old['wall_sec'] and new['workdirs'][0].endswith('seed0')
+    assert 'sweep_tiny_metrics' in new['workdirs'][0]
+
+
+def test_a_kept_run_counts_only_for_the_config_it_was_trained_with(tmp_path):
+  setting = runs.Setting('row', 'two_digits', (('num_epochs', 3),))
+  kept = tmp_path / 'kept'
+  for seed in (0, 1, 2):
+    write_metrics(tmp_path / 'runs' / 'row' / f'seed{seed}', [0.5, 0.9, 0.995])
+    config = runs.seed_config(setting, seed)
+    if seed == 1:
+      config.learning_rate = 0.5  # Trained with another config than the setting's.
+    (tmp_path / 'runs' / 'row' / f'seed{seed}' / 'config.json').write_text(json.dumps(config.to_dict()))
+  (tmp_path / 'runs' / 'row' / 'seed2' / 'config.json').unlink()  # No config to compare: not counted.
+  runs.keep_finished(setting, str(tmp_path / 'runs'), [0, 1, 2], str(kept))
+  assert sorted(p.name for p in (kept / 'row' / 'seed0').iterdir()) == ['config.json', 'metrics.jsonl']
+  shutil.rmtree(tmp_path / 'runs')  # The machine is gone; the record is all there is.
+  row = runs.summarize(setting, str(tmp_path / 'runs'), [0, 1, 2], str(kept))
+  assert row['seeds'] == [0] and row['val_seq_accuracy_mean'] == 0.995 and row['seeds_unfinished'] == []
+  assert row['workdirs'] == [runs.os.path.relpath(kept / 'row' / 'seed0', runs.ROOT)]
+  assert runs.summarize(setting, str(tmp_path / 'runs'), [0, 1, 2])['seeds'] == []  # Without the record.
+  # A longer setting is another run: the copy has not finished it.
+  longer = runs.Setting('row', 'two_digits', (('num_epochs', 4),))
+  assert runs.summarize(longer, str(tmp_path / 'runs'), [0], str(kept))['seeds'] == []
 
 
 def test_progress_line_says_the_time_left_in_minutes_or_hours():
@@ -282,16 +328,28 @@ def test_runs_side_by_side_each_train_on_cores_of_their_own(tmp_path):
 
 def test_reproduce_table_keeps_a_copy_of_each_finished_seeds_metrics(tmp_path):
   out = tmp_path / 'results' / 'table'
-  write_metrics(tmp_path / 'five_digits' / 'seed0', [0.995] * 30)
-  write_metrics(tmp_path / 'five_digits' / 'seed1', [0.5] * 3)  # Unfinished: no copy.
-  result = script('reproduce_table', '--summarize_only', '--rows', 'five_digits', '--seeds', '2',
-                  '--root', str(tmp_path), '--out', str(out))
+  write_metrics(tmp_path / 'runs' / 'five_digits' / 'seed0', [0.995] * 30)
+  config = runs.seed_config(runs.Setting('five_digits', 'five_digits'), 0).to_dict()
+  (tmp_path / 'runs' / 'five_digits' / 'seed0' / 'config.json').write_text(json.dumps(config))
+  write_metrics(tmp_path / 'runs' / 'five_digits' / 'seed1', [0.5] * 3)  # Unfinished: no copy.
+  summarize = ('--summarize_only', '--rows', 'five_digits', '--seeds', '2', '--root', str(tmp_path / 'runs'),
+               '--out', str(out))
+  result = script('reproduce_table', *summarize)
   assert result.returncode == 0, result.stderr
   row, = json.loads(out.with_suffix('.json').read_text())
   copy = tmp_path / 'results' / 'table_metrics' / 'five_digits' / 'seed0'
   assert [(ROOT / d).resolve() for d in row['metrics_dirs']] == [copy.resolve()]
-  assert workdir_lib.read_metrics(str(copy)) == workdir_lib.read_metrics(str(tmp_path / 'five_digits' / 'seed0'))
+  workdir = tmp_path / 'runs' / 'five_digits' / 'seed0'
+  assert workdir_lib.read_metrics(str(copy)) == workdir_lib.read_metrics(str(workdir))
+  assert json.loads((copy / 'config.json').read_text()) == config
   assert not (copy.parent / 'seed1').exists()
+  # The workdir gone (another machine), the row is summarised from the copy, as before.
+  shutil.rmtree(workdir)
+  result = script('reproduce_table', *summarize)
+  assert result.returncode == 0, result.stderr
+  again, = json.loads(out.with_suffix('.json').read_text())
+  assert again['seeds'] == [0] and again['val_seq_accuracy_mean'] == row['val_seq_accuracy_mean']
+  assert again['metrics_dirs'] == row['metrics_dirs']
 
 
 sweep_script = load_script('sweep')
