@@ -79,10 +79,14 @@ def workdir(root: str, name: str, seed: int) -> str:
   return os.path.join(root, name, f'seed{seed}')
 
 
+def _through(records: list[workdir_lib.Record], num_epochs: int) -> list[workdir_lib.Record] | None:
+  """The first num_epochs records of a run that has trained them (or more), else None."""
+  return records[:num_epochs] if records and records[-1]['epoch'] >= num_epochs else None
+
+
 def is_finished(path: str, num_epochs: int) -> bool:
   """Whether the run in path has trained num_epochs epochs (or more)."""
-  records = workdir_lib.read_metrics(path)
-  return bool(records) and records[-1]['epoch'] >= num_epochs
+  return _through(workdir_lib.read_metrics(path), num_epochs) is not None
 
 
 def seed_config(setting: Setting, seed: int) -> ml_collections.ConfigDict:
@@ -131,10 +135,7 @@ def kept_records(config: ml_collections.ConfigDict, kept_path: str) -> list[work
     workdir_lib.prepare(kept_path, config, write=False)
   except (config_lib.ConfigError, OSError, ValueError):
     return None
-  records = workdir_lib.read_metrics(kept_path)
-  if not records or records[-1]['epoch'] < config.num_epochs:
-    return None
-  return records[:config.num_epochs]
+  return _through(workdir_lib.read_metrics(kept_path), config.num_epochs)
 
 
 def finished_records(config: ml_collections.ConfigDict, path: str, kept_path: str | None = None
@@ -149,9 +150,9 @@ def finished_records(config: ml_collections.ConfigDict, path: str, kept_path: st
   Returns:
     (the folder read, its records), or None when the run has not finished in either.
   """
-  records = workdir_lib.read_metrics(path)
-  if records and records[-1]['epoch'] >= config.num_epochs:
-    return path, records[:config.num_epochs]
+  records = _through(workdir_lib.read_metrics(path), config.num_epochs)
+  if records is not None:
+    return path, records
   kept_copy = None if kept_path is None else kept_records(config, kept_path)
   return None if kept_copy is None else (kept_path, kept_copy)
 
@@ -267,7 +268,8 @@ def skip_kept(root: str, jobs: list[tuple[Setting, int]], kept: str | None) -> l
   left = []
   for setting, seed in jobs:
     path, kept_path = workdir(root, setting.name, seed), workdir(kept, setting.name, seed)
-    if not is_finished(path, setting.load().num_epochs) and kept_records(seed_config(setting, seed), kept_path):
+    config = seed_config(setting, seed)
+    if not is_finished(path, config.num_epochs) and kept_records(config, kept_path):
       print(f'{path}: finished (kept in {kept_path}), skipped', flush=True)
     else:
       left.append((setting, seed))
