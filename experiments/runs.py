@@ -462,10 +462,11 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
     path = workdir(root, setting.name, seed)
     found = finished_records(seed_config(setting, seed), path,
                              None if kept is None else workdir(kept, setting.name, seed))
-    records = workdir_lib.read_metrics(path)
     if found:
       finished.append((seed, *found))
-    elif records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
+      continue
+    records = workdir_lib.read_metrics(path)
+    if records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
       partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0,
                       'running': workdir_lib.lock_owner(path) is not None})
   last = [records[-1] for _, _, records in finished]
