@@ -127,12 +127,10 @@ def accuracy_text(row: dict[str, Any], key: str) -> str:
 
 
 def seeds_text(row: dict[str, Any]) -> str:
-  """'3', or '2, unfinished: seed 2 running at epoch 3 of 6' for a point still to finish (or 'stopped at')."""
+  """'3', or '2, unfinished: seed 2 running at epoch 3 of 6 (val ...)' for a point still to finish."""
   text = str(len(row['seeds']))
   if row['seeds_unfinished']:
-    text += ', unfinished: ' + ', '.join(
-        f'seed {u["seed"]} {runs.unfinished_state(u)} at epoch {u["epochs_done"]} of '
-        f'{row["num_epochs"]}' for u in row['seeds_unfinished'])
+    text += ', unfinished: ' + ', '.join(runs.unfinished_text(u, row['num_epochs']) for u in row['seeds_unfinished'])
   return text
 
 
