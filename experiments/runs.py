@@ -509,18 +509,14 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
   return row
 
 
-def unfinished_state(unfinished: dict[str, Any]) -> str:
-  """'running' while a process holds an unfinished seed's workdir (as summarize saw it), else 'stopped'."""
-  return 'running' if unfinished.get('running') else 'stopped'
-
-
 def unfinished_text(unfinished: dict[str, Any], num_epochs: int) -> str:
   """An unfinished seed (summarize's seeds_unfinished) for a table, with its latest numbers once it has any.
 
-  'seed 0 running at epoch 4 of 20 (val 0.5556 char, 0.0039 seq)'; 'seed 1 stopped at epoch 0 of 20'.
+  'seed 0 running at epoch 4 of 20 (val 0.5556 char, 0.0039 seq)'; 'seed 1 stopped at epoch 0 of 20'. Running:
+  a process held its workdir when summarize looked.
   """
-  text = (f'seed {unfinished["seed"]} {unfinished_state(unfinished)} at epoch {unfinished["epochs_done"]} '
-          f'of {num_epochs}')
+  state = 'running' if unfinished.get('running') else 'stopped'
+  text = f'seed {unfinished["seed"]} {state} at epoch {unfinished["epochs_done"]} of {num_epochs}'
   if unfinished.get('val_char_accuracy') is not None:
     text += f' (val {fmt(unfinished["val_char_accuracy"])} char, {fmt(unfinished["val_seq_accuracy"])} seq)'
   return text
