@@ -138,25 +138,6 @@ def kept_records(config: ml_collections.ConfigDict, kept_path: str) -> list[work
   return _through(workdir_lib.read_metrics(kept_path), config.num_epochs)
 
 
-def finished_records(config: ml_collections.ConfigDict, path: str, kept_path: str | None = None
-                     ) -> tuple[str, list[workdir_lib.Record]] | None:
-  """Where a finished run's records are, and its first num_epochs records: its workdir, else its kept copy.
-
-  Args:
-    config: the run's config, seed included (seed_config).
-    path: its workdir.
-    kept_path: its kept copy (keep), or None.
-
-  Returns:
-    (the folder read, its records), or None when the run has not finished in either.
-  """
-  records = _through(workdir_lib.read_metrics(path), config.num_epochs)
-  if records is not None:
-    return path, records
-  kept_copy = None if kept_path is None else kept_records(config, kept_path)
-  return None if kept_copy is None else (kept_path, kept_copy)
-
-
 def train_command(setting: Setting, seed: int, path: str) -> list[str]:
   """python -m addjax.main for one seed of setting, training into path."""
   overrides = [f'--config.{field}={value}' for field, value in setting.overrides]
@@ -461,12 +442,14 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
   finished, partial = [], []
   for seed in seeds:
     path = workdir(root, setting.name, seed)
-    found = finished_records(seed_config(setting, seed), path,
-                             None if kept is None else workdir(kept, setting.name, seed))
-    if found:
-      finished.append((seed, *found))
-      continue
     records = workdir_lib.read_metrics(path)
+    if (through := _through(records, config.num_epochs)) is not None:
+      finished.append((seed, path, through))
+      continue
+    kept_path = None if kept is None else workdir(kept, setting.name, seed)
+    if kept_path and (kept_copy := kept_records(seed_config(setting, seed), kept_path)) is not None:
+      finished.append((seed, kept_path, kept_copy))
+      continue
     if records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
       partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0,
                       'running': workdir_lib.lock_owner(path) is not None,
