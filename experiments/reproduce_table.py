@@ -83,8 +83,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
       'held seq |',
       '|' + '---|' * 19]
   for row in rows:
-    unfinished = ''.join(f', {runs.unfinished_text(p, row["num_epochs"])}' for p in row['seeds_unfinished'])
-    seeds = f'{len(row["seeds"])}{unfinished}' if row['seeds'] or unfinished else 'not started'
+    seeds = runs.seeds_text(row)
     minutes = '-' if row['wall_sec'] is None else f'{row["wall_sec"] / 60:.1f}'
     speed = '-' if row['examples_per_sec'] is None else f'{row["examples_per_sec"]:,.0f}'
     lines.append(

@@ -424,9 +424,9 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
   Args:
     setting: the config and overrides the seeds were trained with.
     root: the runs root; seed k of the setting is in workdir(root, setting.name, k).
-    seeds: the seeds to summarise; those started but not finished are listed in seeds_unfinished (with the
-      epochs done, 0 in the first, the latest epoch's val accuracies, None before the first, and whether a
-      process is training them now) and left out of every mean.
+    seeds: the seeds to summarise; those not finished are listed in seeds_unfinished (whether they have
+      started, whether a process is training them now, the epochs done, 0 in the first, and the latest
+      epoch's val accuracies, None before the first) and left out of every mean.
     kept: the record of finished runs (keep): a seed whose workdir has not finished (or is gone) is read
       from its copy there when that is a finished run of the same config. None: workdirs only.
 
@@ -450,11 +450,13 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
     if kept_path and (kept_copy := kept_records(seed_config(setting, seed), kept_path)) is not None:
       finished.append((seed, kept_path, kept_copy))
       continue
-    if records or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):  # Started: in its first epoch.
-      partial.append({'seed': seed, 'epochs_done': records[-1]['epoch'] if records else 0,
-                      'running': workdir_lib.lock_owner(path) is not None,
-                      'val_char_accuracy': records[-1]['val_char_accuracy'] if records else None,
-                      'val_seq_accuracy': records[-1]['val_seq_accuracy'] if records else None})
+    running = workdir_lib.lock_owner(path) is not None
+    # A config.json without records: started, in its first epoch.
+    started = running or bool(records) or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE))
+    partial.append({'seed': seed, 'started': started, 'running': running,
+                    'epochs_done': records[-1]['epoch'] if records else 0,
+                    'val_char_accuracy': records[-1]['val_char_accuracy'] if records else None,
+                    'val_seq_accuracy': records[-1]['val_seq_accuracy'] if records else None})
   last = [records[-1] for _, _, records in finished]
   row: dict[str, Any] = {
       'name': setting.name, 'config': f'configs/{setting.config}.py',
@@ -492,13 +494,29 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
   return row
 
 
+def seeds_text(row: dict[str, Any]) -> str:
+  """A summary's seeds for a table: how many finished, then each unfinished one; 'not started' before any has.
+
+  '3'; '1, unfinished: seed 0 running at epoch 9 of 25 (val 0.9909 char, 0.9111 seq), seed 1 not started'.
+  """
+  unfinished = row['seeds_unfinished']
+  if not row['seeds'] and not any(u['started'] for u in unfinished):
+    return 'not started'
+  text = str(len(row['seeds']))
+  if unfinished:
+    text += ', unfinished: ' + ', '.join(unfinished_text(u, row['num_epochs']) for u in unfinished)
+  return text
+
+
 def unfinished_text(unfinished: dict[str, Any], num_epochs: int) -> str:
   """An unfinished seed (summarize's seeds_unfinished) for a table, with its latest numbers once it has any.
 
-  'seed 0 running at epoch 4 of 20 (val 0.5556 char, 0.0039 seq)'; 'seed 1 stopped at epoch 0 of 20'. Running:
-  a process held its workdir when summarize looked.
+  'seed 0 running at epoch 4 of 20 (val 0.5556 char, 0.0039 seq)'; 'seed 1 stopped at epoch 0 of 20';
+  'seed 2 not started'. Running: a process held its workdir when summarize looked.
   """
-  state = 'running' if unfinished.get('running') else 'stopped'
+  if not unfinished['started']:
+    return f'seed {unfinished["seed"]} not started'
+  state = 'running' if unfinished['running'] else 'stopped'
   text = f'seed {unfinished["seed"]} {state} at epoch {unfinished["epochs_done"]} of {num_epochs}'
   if unfinished.get('val_char_accuracy') is not None:
     text += f' (val {fmt(unfinished["val_char_accuracy"])} char, {fmt(unfinished["val_seq_accuracy"])} seq)'

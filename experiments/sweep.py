@@ -126,14 +126,6 @@ def accuracy_text(row: dict[str, Any], key: str) -> str:
   return f'{runs.fmt(row[f"{key}_mean"])} ± {runs.fmt(row[f"{key}_std"])} (min {runs.fmt(row[f"{key}_min"])})'
 
 
-def seeds_text(row: dict[str, Any]) -> str:
-  """'3', or '2, unfinished: seed 2 running at epoch 3 of 6 (val ...)' for a point still to finish."""
-  text = str(len(row['seeds']))
-  if row['seeds_unfinished']:
-    text += ', unfinished: ' + ', '.join(runs.unfinished_text(u, row['num_epochs']) for u in row['seeds_unfinished'])
-  return text
-
-
 def markdown(sweep: dict[str, Any]) -> str:
   """The sweep's key numbers per point, and with two grid fields a val seq accuracy table over both."""
   fields = list(sweep['grid'])
@@ -163,7 +155,7 @@ def markdown(sweep: dict[str, Any]) -> str:
   lines += ['| ' + ' | '.join(fields) + ' | seeds | val char | val seq | epochs to 0.99 seq | minutes to 0.99 seq | '
             'minutes/run | parameters | examples/s |', '|' + '---|' * (len(fields) + 8)]
   for r in sweep['rows']:
-    lines.append('| ' + ' | '.join(str(v) for v in r['point'].values()) + f' | {seeds_text(r)} | '
+    lines.append('| ' + ' | '.join(str(v) for v in r['point'].values()) + f' | {runs.seeds_text(r)} | '
                  f'{accuracy_text(r, "val_char_accuracy")} | {accuracy_text(r, "val_seq_accuracy")} | '
                  f'{runs.epochs_text(r, "seq")} | {runs.minutes_text(r, "seq")} | '
                  f'{runs.fmt(r["wall_sec"] and r["wall_sec"] / 60, 1)} | {r["parameters"]:,} | '

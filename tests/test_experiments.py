@@ -195,8 +195,12 @@ def test_summarize_means_stds_and_epochs_to_target(tmp_path):
   assert row['seeds'] == [0, 1]
   # Each unfinished seed with its latest epoch's numbers, kept out of the means.
   assert row['seeds_unfinished'] == [
-      {'seed': 2, 'epochs_done': 1, 'running': False, 'val_char_accuracy': 0.25, 'val_seq_accuracy': 0.2},
-      {'seed': 3, 'epochs_done': 0, 'running': False, 'val_char_accuracy': None, 'val_seq_accuracy': None}]
+      {'seed': 2, 'started': True, 'running': False, 'epochs_done': 1, 'val_char_accuracy': 0.25,
+       'val_seq_accuracy': 0.2},
+      {'seed': 3, 'started': True, 'running': False, 'epochs_done': 0, 'val_char_accuracy': None,
+       'val_seq_accuracy': None},
+      {'seed': 4, 'started': False, 'running': False, 'epochs_done': 0, 'val_char_accuracy': None,
+       'val_seq_accuracy': None}]  # Asked for, never started: listed, so that no table hides it.
   assert row['val_seq_accuracy_mean'] == pytest.approx(0.99)
   assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(2) * 0.005)  # sample std of 0.995, 0.985
   assert row['val_seq_accuracy_min'] == 0.985
@@ -217,7 +221,8 @@ def test_reproduce_table_reports_claims_per_row(tmp_path):
   # A seed whose workdir no process holds has stopped; one whose lock is held is training.
   result = script('reproduce_table', '--rows', 'fourteen_digits', *summarize)
   assert result.returncode == 0, result.stderr
-  assert '| 0, seed 0 stopped at epoch 1 of 25 (val 0.5000 char, 0.1000 seq) |' in out.with_suffix('.md').read_text()
+  assert ('| 0, unfinished: seed 0 stopped at epoch 1 of 25 (val 0.5000 char, 0.1000 seq), seed 1 not started, '
+          'seed 2 not started |') in out.with_suffix('.md').read_text()
   with workdir_lib.lock(str(tmp_path / 'fourteen_digits' / 'seed0')):
     result = script('reproduce_table', '--rows', 'two_digits', 'fourteen_digits', 'five_digits', *summarize)
   assert result.returncode == 0, result.stderr
@@ -228,12 +233,18 @@ def test_reproduce_table_reports_claims_per_row(tmp_path):
   # A long row still training: its seed is shown at its epoch, never as finished, and no claim is judged.
   assert rows['fourteen_digits']['num_epochs'] == 25 and rows['fourteen_digits']['claim_held_char'] == '-'
   assert rows['fourteen_digits']['seeds'] == []
-  assert rows['fourteen_digits']['seeds_unfinished'] == [
-      {'seed': 0, 'epochs_done': 1, 'running': True, 'val_char_accuracy': 0.5, 'val_seq_accuracy': 0.1}]
+  first, *others = rows['fourteen_digits']['seeds_unfinished']
+  assert first == {'seed': 0, 'started': True, 'running': True, 'epochs_done': 1, 'val_char_accuracy': 0.5,
+                   'val_seq_accuracy': 0.1}
+  assert [(u['seed'], u['started']) for u in others] == [(1, False), (2, False)]
   assert rows['five_digits']['seeds'] == [] and rows['five_digits']['val_char_accuracy_mean'] is None
   table = out.with_suffix('.md').read_text()
   assert 'a test machine' in table and '| two_digits | seed settings |' in table
-  assert '| 0, seed 0 running at epoch 1 of 25 (val 0.5000 char, 0.1000 seq) |' in table
+  assert ('| 0, unfinished: seed 0 running at epoch 1 of 25 (val 0.5000 char, 0.1000 seq), seed 1 not started, '
+          'seed 2 not started |') in table
+  # Three seeds asked for: a third never started is named; a row none of whose seeds started says so.
+  assert '| 2, unfinished: seed 2 not started |' in table and '| five_digits | seed settings | 5 |' in table
+  assert '| 5 | 1 | 550,000 | 30 | 32 | not started | - |' in table
   assert '0.9725 ± 0.0318' in table  # val seq: mean ± sample std of 0.995 and 0.95
 
 
@@ -477,7 +488,8 @@ def test_sweep_table_shows_the_spread_minutes_recipes_and_unfinished_seeds(tmp_p
   assert one['seeds'] == [0, 1] and one['val_seq_accuracy_min'] == 0.986 and one['val_seq_accuracy_max'] == 0.996
   assert one['minutes_to_99_seq_per_seed'] == [0.5, None] and one['epochs_to_99_seq_per_seed'] == [3, None]
   assert two['seeds'] == [0] and two['seeds_unfinished'] == [
-      {'seed': 1, 'epochs_done': 2, 'running': False, 'val_char_accuracy': 0.65, 'val_seq_accuracy': 0.6}]
+      {'seed': 1, 'started': True, 'running': False, 'epochs_done': 2, 'val_char_accuracy': 0.65,
+       'val_seq_accuracy': 0.6}]
   md = (tmp_path / 'results' / 'sweep_table.md').read_text()
   assert '| 1 | 3 | 2 | ' in md and '0.9910 ± 0.0071 (min 0.9860)' in md and '| 3.0 (1/2) | 0.50 (1/2) |' in md
   assert '| 2 | 3 | 1, unfinished: seed 1 stopped at epoch 2 of 5 (val 0.6500 char, 0.6000 seq) | ' in md
