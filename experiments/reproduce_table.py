@@ -97,12 +97,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def kept_dirs(row: dict[str, Any], kept: str) -> list[str]:
-  """The kept copies (runs.keep) of the row's finished seeds, relative to the checkout, for 'metrics_dirs'.
+  """The kept copies (runs.keep) of the row's finished seeds, as runs.shown_path writes them, for 'metrics_dirs'.
 
   Workdirs hold checkpoints and live outside the repository; the copies are small and committed with the
   table, so the curves can be drawn, and the row summarised, again after the workdirs are gone.
   """
-  return [os.path.relpath(runs.workdir(kept, row['name'], seed), runs.ROOT) for seed in row['seeds']]
+  return [runs.shown_path(runs.workdir(kept, row['name'], seed)) for seed in row['seeds']]
 
 
 def with_earlier_rows(rows: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:

@@ -89,6 +89,12 @@ def is_finished(path: str, num_epochs: int) -> bool:
   return _through(workdir_lib.read_metrics(path), num_epochs) is not None
 
 
+def shown_path(path: str) -> str:
+  """path for a results file: relative to the repository when inside it, else absolute (never '../../root/..')."""
+  path = os.path.abspath(path)
+  return os.path.relpath(path, ROOT) if path.startswith(f'{ROOT}{os.sep}') else path
+
+
 def seed_config(setting: Setting, seed: int) -> ml_collections.ConfigDict:
   """The config one seed of setting trains with (train_command's)."""
   config = setting.load()
@@ -432,11 +438,10 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
 
   Returns:
     A row: config fields, parameters, the finished seeds and the folders their records were read from
-    ('workdirs'); per split and metric (char,
-    seq) the last epoch's accuracy's mean, std, min and max over seeds; per metric the epochs and the
-    wall-clock minutes (the elapsed_sec of the first epoch at report.TARGET) to 0.99, per seed (None where a
-    seed never got there) and their mean over the seeds that did; the mean run's wall_sec and median
-    examples_per_sec.
+    ('workdirs', shown_path); per split and metric (char, seq) the last epoch's accuracy's mean, std, min and
+    max over seeds; per metric the epochs and the wall-clock minutes (the elapsed_sec of the first epoch at
+    report.TARGET) to 0.99, per seed (None where a seed never got there) and their mean over the seeds that
+    did; the mean run's wall_sec and median examples_per_sec.
   """
   config = setting.load()
   finished, partial = [], []
@@ -468,7 +473,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       'encoder_lead_in': config.encoder_lead_in,
       'parameters': parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
-      'workdirs': [os.path.relpath(path, ROOT) for _, path, _ in finished],
+      'workdirs': [shown_path(path) for _, path, _ in finished],
   }
   for split in ('val', 'train'):
     for metric in ('char', 'seq'):
