@@ -45,6 +45,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Padding characters the encoder reads before every query (not in the seed; 0 is the seed's model). The
   # same parameters and data; see AdditionLSTM.lead_in.
   config.encoder_lead_in = 0
+  # A second encoder LSTM reading the query backwards, its last state concatenated to the forward one's (not
+  # in the seed): the decoder is given 2 * hidden_size features. See AdditionLSTM.bidirectional.
+  config.encoder_bidirectional = False
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32

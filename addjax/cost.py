@@ -17,17 +17,19 @@ def flops_per_example(config: ml_collections.ConfigDict) -> dict[str, float]:
   pass is 8% higher at hidden 128, 4% at 256. Backward is twice forward: each matmul has two cotangents.
 
   Args:
-    config: a run's config (hidden_size, digits, encoder_lead_in, num_layers are read).
+    config: a run's config (hidden_size, digits, encoder_lead_in, encoder_bidirectional, num_layers are
+      read).
 
   Returns:
     {'forward': FLOPs of the forward pass, 'train': of a training step's forward and backward}.
   """
   h, v = config.hidden_size, data.VOCAB_SIZE
+  directions = 2 if config.encoder_bidirectional else 1
   encoder_steps = data.query_length(config.digits) + config.encoder_lead_in
   decoder_steps = data.answer_length(config.digits)
   recurrent = 2 * h * 4 * h
-  forward = (encoder_steps * recurrent                                        # encoder
-             + recurrent + decoder_steps * recurrent                          # decoder 0
+  forward = (directions * encoder_steps * recurrent                           # encoder
+             + directions * recurrent + decoder_steps * recurrent             # decoder 0
              + (config.num_layers - 1) * decoder_steps * 2 * recurrent        # deeper decoder layers
              + decoder_steps * 2 * h * v)                                     # output layer
   return {'forward': float(forward), 'train': 3.0 * forward}

@@ -2,9 +2,10 @@
 
 Each LSTM layer keeps Keras' parameters and initialisation (glorot-uniform input kernel, orthogonal
 recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, f, c, o), so parameter
-counts match Keras and the reproduction starts where the seed started. Three options leave the seed's model:
-residual decoder layers (AdditionLSTM.residual), padding read before each query (AdditionLSTM.lead_in) and
-chrono initialisation of the gates (chrono_lstm_bias_init).
+counts match Keras and the reproduction starts where the seed started. Four options leave the seed's model:
+residual decoder layers (AdditionLSTM.residual), padding read before each query (AdditionLSTM.lead_in), a
+bidirectional encoder (AdditionLSTM.bidirectional) and chrono initialisation of the gates
+(chrono_lstm_bias_init).
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
@@ -318,6 +319,11 @@ class AdditionLSTM(nn.Module):
   # positions, and such queries are the ones they fail (README, "Where the models fail"). With a lead-in
   # every query starts from a state the padding has set.
   lead_in: int = 0
+  # A second encoder LSTM reads the query backwards; the two last states, concatenated, are the vector the
+  # decoder is given (Keras' Bidirectional with merge_mode='concat'). The forward encoder holds the digits it
+  # read last, the backward one those it read last: the digits read first by the forward one, which it must
+  # keep longest (in a reversed query, the second operand's units digit, which the answer needs first).
+  bidirectional: bool = False
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
@@ -325,7 +331,11 @@ class AdditionLSTM(nn.Module):
                              matmul_dtype=self.matmul_dtype, bias_init=self.bias_init)
     if self.lead_in:
       queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
-    encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(queries.T)[-1]
+    tokens = queries.T
+    encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(tokens)[-1]
+    if self.bidirectional:
+      backward = lstm(vocab_size=data.VOCAB_SIZE, name='encoder_backward')(tokens[::-1])[-1]
+      encoded = jnp.concatenate([encoded, backward], axis=-1)
     x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
       y = lstm(name=f'decoder_{layer}')(x)
@@ -339,4 +349,4 @@ def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
                       bias_init=config.lstm_bias_init, residual=config.decoder_residual,
-                      lead_in=config.encoder_lead_in)
+                      lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional)

@@ -402,19 +402,21 @@ def _std(values: list[float]) -> float | None:
 def parameter_count(config: ml_collections.ConfigDict) -> int:
   """The model's trainable parameters, counted from the config without building it (addjax.models' layers).
 
-  Each LSTM has an input kernel [inputs, 4h], a recurrent kernel [h, 4h] and a bias [4h]; the encoder reads
-  one-hot tokens, every decoder layer the h features below it; the output Dense maps h to the vocabulary.
-  The count does not depend on digits: the sequences get longer, the weights do not.
+  Each LSTM has an input kernel [inputs, 4h], a recurrent kernel [h, 4h] and a bias [4h]; the encoder (one
+  LSTM per direction) reads one-hot tokens, the first decoder layer the encoder's h features per direction,
+  every other decoder layer the h features below it; the output Dense maps h to the vocabulary. The count
+  does not depend on digits: the sequences get longer, the weights do not.
 
   Args:
-    config: a run's config (hidden_size and num_layers are read).
+    config: a run's config (hidden_size, num_layers and encoder_bidirectional are read).
 
   Returns:
     The number of parameters of models.from_config(config).
   """
   h, vocab = config.hidden_size, data.VOCAB_SIZE
-  encoder = 4 * h * (vocab + h + 1)
-  decoder = config.num_layers * 4 * h * (h + h + 1)
+  directions = 2 if config.encoder_bidirectional else 1
+  encoder = directions * 4 * h * (vocab + h + 1)
+  decoder = config.num_layers * 4 * h * (h + h + 1) + (directions - 1) * h * 4 * h
   return encoder + decoder + h * vocab + vocab
 
 
@@ -470,7 +472,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       'training_size': config.training_size, 'num_epochs': config.num_epochs, 'batch_size': config.batch_size,
       'learning_rate': config.learning_rate, 'lr_schedule': config.lr_schedule, 'reverse': config.reverse,
       'reverse_answer': config.reverse_answer, 'decoder_residual': config.decoder_residual,
-      'encoder_lead_in': config.encoder_lead_in,
+      'encoder_lead_in': config.encoder_lead_in, 'encoder_bidirectional': config.encoder_bidirectional,
       'parameters': parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [shown_path(path) for _, path, _ in finished],
@@ -523,7 +525,7 @@ def unfinished_text(unfinished: dict[str, Any], num_epochs: int) -> str:
     return f'seed {unfinished["seed"]} not started'
   state = 'running' if unfinished['running'] else 'stopped'
   text = f'seed {unfinished["seed"]} {state} at epoch {unfinished["epochs_done"]} of {num_epochs}'
-  if unfinished.get('val_char_accuracy') is not None:
+  if unfinished['val_char_accuracy'] is not None:
     text += f' (val {fmt(unfinished["val_char_accuracy"])} char, {fmt(unfinished["val_seq_accuracy"])} seq)'
   return text
 

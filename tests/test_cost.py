@@ -19,6 +19,9 @@ def test_flops_count_the_seeds_three_digit_model_by_hand():
   assert cost.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent
   config.encoder_lead_in = 2  # Two more encoder steps, a recurrent matmul each.
   assert cost.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent + 2 * recurrent
+  config.encoder_bidirectional = True  # A second encoder, and a decoder input of twice the width.
+  assert cost.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent + 2 * recurrent + (
+      9 * recurrent + recurrent)
 
 
 def test_flops_match_xla_cost_analysis_of_the_forward_pass():

@@ -461,14 +461,16 @@ def test_summarize_with_no_seed_at_the_target_has_no_minutes(tmp_path):
   assert runs.summarize(setting, str(tmp_path / 'none'), [0])['minutes_to_99_seq_per_seed'] == []
 
 
-@pytest.mark.parametrize('num_layers, hidden_size, digits', [(1, 128, 3), (2, 16, 5), (4, 32, 9), (3, 8, 2)])
-def test_parameter_count_equals_the_real_models(num_layers, hidden_size, digits):
+@pytest.mark.parametrize('num_layers, hidden_size, digits, bidirectional', [
+    (1, 128, 3, False), (2, 16, 5, False), (4, 32, 9, False), (3, 8, 2, False), (1, 128, 3, True), (3, 8, 2, True)])
+def test_parameter_count_equals_the_real_models(num_layers, hidden_size, digits, bidirectional):
   import jax
   import jax.numpy as jnp
 
   from addjax import data, models
   config = runs.Setting('x', 'layers_digits', (('num_layers', num_layers), ('hidden_size', hidden_size),
-                                               ('digits', digits), ('training_size', 1000))).load()
+                                               ('digits', digits), ('training_size', 1000),
+                                               ('encoder_bidirectional', bidirectional))).load()
   queries = jnp.zeros((2, data.query_length(digits)), jnp.uint8)
   params = jax.eval_shape(models.from_config(config).init, jax.random.key(0), queries)['params']
   assert runs.parameter_count(config) == sum(x.size for x in jax.tree.leaves(params))

@@ -59,9 +59,12 @@ def test_chrono_initialisation_spans_each_layers_own_sequence(lstm_impl):
 
 
 
-def reference_forward(params, queries, digits, num_layers, residual=False):
+def reference_forward(params, queries, digits, num_layers, residual=False, bidirectional=False,
+                      backward_reversed=True):
   """The Keras model written plainly: one-hot input, a step loop, RepeatVector as a real repeat; with
-  `residual`, each decoder layer after the first adds its input to its output."""
+  `residual`, each decoder layer after the first adds its input to its output; with `bidirectional`, the
+  last state of params['encoder_backward'] over the reversed query (over the query as it is, if not
+  `backward_reversed`) is concatenated to the encoder's."""
 
   def lstm(layer, inputs):  # inputs [batch, time, features]
     h = c = jnp.zeros((inputs.shape[0], 128))
@@ -76,6 +79,9 @@ def reference_forward(params, queries, digits, num_layers, residual=False):
 
   x = jax.nn.one_hot(queries, data.VOCAB_SIZE)
   encoded = lstm(params['encoder'], x)[:, -1]
+  if bidirectional:
+    backward = lstm(params['encoder_backward'], x[:, ::-1] if backward_reversed else x)[:, -1]
+    encoded = jnp.concatenate([encoded, backward], axis=-1)
   x = jnp.repeat(encoded[:, None], data.answer_length(digits), axis=1)
   for layer in range(num_layers):
     y = lstm(params[f'decoder_{layer}'], x)
@@ -112,6 +118,23 @@ def test_a_lead_in_is_padding_read_before_the_query():
   want = jax.jit(reference_forward, static_argnums=(2, 3))(params, jnp.asarray(padded, jnp.int32), digits, num_layers)
   np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
   assert not np.allclose(got, model.apply({'params': params}, queries), atol=1e-3)
+
+
+@pytest.mark.parametrize('lstm_impl', ['fused', 'scan'])
+def test_a_bidirectional_encoder_adds_a_backward_lstm_whose_last_state_is_concatenated(lstm_impl):
+  digits, num_layers = 3, 2
+  model = models.AdditionLSTM(digits=digits, num_layers=num_layers, lstm_impl=lstm_impl, bidirectional=True)
+  queries, _ = data.generate(8, digits, seed=3)
+  params = random_params(model.init(jax.random.key(0), queries)['params'])
+  assert params['encoder_backward']['kernel'].shape == params['encoder']['kernel'].shape
+  assert params['decoder_0']['kernel'].shape == (2 * 128, 4 * 128)  # Both directions' last states.
+  got = jax.jit(model.apply)({'params': params}, queries)
+  want = reference_forward(params, jnp.asarray(queries, jnp.int32), digits, num_layers, bidirectional=True)
+  np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+  # The backward encoder reads the query backwards: reading it forwards gives other answers.
+  read_forwards = reference_forward(params, jnp.asarray(queries, jnp.int32), digits, num_layers,
+                                    bidirectional=True, backward_reversed=False)
+  assert not np.allclose(want, read_forwards, atol=1e-3)
 
 
 def test_different_queries_give_different_outputs():
