@@ -40,9 +40,9 @@ What changes from the seed's settings, and why:
   stretched to match and nothing else changed, seed 2 stood at 0.9939 after epoch 20 and ended at 0.9951; on
   20,000 fresh problems 0.9948, the sums of 27 digits together learnt (6 of 190 wrong), 14 + 14 not (92 of
   102): hence 25. Seed 0 over 25 epochs, though, stood at 0.92-0.93 from epoch 12 and ended at 0.9348, missing
-  almost every sum of 24 or more digits together (5,000 fresh problems at epoch 17: 322 of 346 wrong there, 14 elsewhere):
-  more epochs do not make every seed learn the longest sums. The 20-epoch models' records and evaluations:
-  results/evaluations/fourteen_digits_fast_20_epochs/.
+  almost every sum of 24 or more digits together (5,000 fresh problems at epoch 17: 322 of 346 wrong there,
+  14 elsewhere): more epochs do not make every seed learn the longest sums. The 20-epoch models' records and
+  evaluations: results/evaluations/fourteen_digits_fast_20_epochs/.
 """
 
 from addjax.config import base_config
