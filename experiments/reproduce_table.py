@@ -27,21 +27,24 @@ from addjax import workdir as workdir_lib  # noqa: E402
 
 Setting = runs.Setting
 
+# The README's claim for the rows of 2-14 digits; "held" is judged for those rows only.
+CLAIM_99 = '99% train/test accuracy'
+
 # name -> (setting, what the row is, the claim it is measured against, how many seeds at most)
 ROWS: dict[str, tuple[Setting, str, str, int]] = {
     'two_digits': (Setting('two_digits', 'two_digits'), 'seed settings',
-                   '99% train/test accuracy in 55 epochs (5k examples, 1 layer)', 99),
+                   f'{CLAIM_99} in 55 epochs (5k examples, 1 layer)', 99),
     'three_digits': (Setting('three_digits', 'three_digits'), 'seed settings',
-                     '99% train/test accuracy in 100 epochs (50k examples, 1 layer)', 99),
+                     f'{CLAIM_99} in 100 epochs (50k examples, 1 layer)', 99),
     'four_digits': (Setting('four_digits', 'four_digits'), 'seed settings',
-                    '99% train/test accuracy in 20 epochs (400k examples, 1 layer)', 99),
+                    f'{CLAIM_99} in 20 epochs (400k examples, 1 layer)', 99),
     'five_digits': (Setting('five_digits', 'five_digits'), 'seed settings',
-                    '99% train/test accuracy in 30 epochs (550k examples, 1 layer)', 99),
+                    f'{CLAIM_99} in 30 epochs (550k examples, 1 layer)', 99),
     # The long rows outlast a session: run them with --root outside the checkout and rerun the same command
     # to resume. The notebook declares `epochs = 20` and its loop runs 19 of them; we train the 20 declared.
     # One seed at most of the 21-digit row: a seed takes hours on a CPU.
     'fourteen_digits': (Setting('fourteen_digits', 'fourteen_digits'), 'seed settings',
-                        '99% train/test accuracy in 25 epochs (700k examples, 3 layers)', 99),
+                        f'{CLAIM_99} in 25 epochs (700k examples, 3 layers)', 99),
     'twentyone_digits': (Setting('twentyone_digits', 'twentyone_digits'), 'seed settings',
                          'the notebook: about 0.77 char accuracy after 19 epochs (800k examples, 5 layers)', 1),
     'two_digits_fast': (Setting('two_digits_fast', 'two_digits_fast'), 'our recipe', '-', 99),
@@ -52,9 +55,10 @@ ROWS: dict[str, tuple[Setting, str, str, int]] = {
 }
 
 
-def claim_held(row: dict[str, Any], kind: str, metric: str) -> str:
-  """Whether every finished seed ended at >= 0.99 on train and validation, for the table's 99% claims."""
-  if kind != 'seed settings' or not row['seeds']:
+def claim_held(row: dict[str, Any], claim: str, metric: str) -> str:
+  """Whether every finished seed ended at >= 0.99 on train and validation: 'yes', 'no', or '-' for a row
+  without a finished seed or without the 99% claim (the notebook's ~0.77 is compared in the README)."""
+  if not claim.startswith(CLAIM_99) or not row['seeds']:
     return '-'
   held = min(row[f'val_{metric}_accuracy_min'], row[f'train_{metric}_accuracy_min']) >= report.TARGET
   return 'yes' if held else 'no'
@@ -161,7 +165,7 @@ def main() -> None:
     runs.keep_finished(setting, args.root, seeds_of[name], kept)
     row = runs.summarize(setting, args.root, seeds_of[name], kept)
     row.update(kind=kind, claim=claim, device=args.device)
-    row.update(claim_held_char=claim_held(row, kind, 'char'), claim_held_seq=claim_held(row, kind, 'seq'))
+    row.update(claim_held_char=claim_held(row, claim, 'char'), claim_held_seq=claim_held(row, claim, 'seq'))
     row['metrics_dirs'] = kept_dirs(row, kept)
     rows.append(row)
   try:
