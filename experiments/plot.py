@@ -405,7 +405,7 @@ def plot_heatmap(sweep: dict[str, Any], metric: str, out: str) -> None:
   else:
     ax.set_yticks([])
   fig.colorbar(image, ax=ax, label=metric)
-  fixed = ', '.join(f'{k}={v}' for k, v in sweep.get('fixed', {}).items()) or 'none'
+  fixed = ', '.join(f'{k}={v}' for k, v in sweep.get('fixed', {}).items()) or 'no --set overrides'
   if len(fixed) > 70:
     fixed = fixed[:67] + '...'
   ax.set_title(f'sweep {sweep["name"]}: {metric}\nfixed: {fixed}', fontsize=10)
@@ -548,14 +548,20 @@ def heatmap_command(args: argparse.Namespace) -> None:
   plot_heatmap(sweep, args.metric, args.out or f'{os.path.splitext(args.sweep)[0]}_{args.metric}.png')
 
 
+def depth_title(sweep: dict[str, Any], x: str, lines: str) -> str:
+  """The depth figure's title: the seeds asked per point, and how many points have fewer finished."""
+  seeds = len(sweep.get('seeds') or [])
+  short = sum(len(row.get('seeds') or []) < seeds for row in sweep['rows'])
+  return (f'sweep {sweep["name"]}: {lines} x {x}, {seeds} seed{"s" if seeds != 1 else ""} per point'
+          + (f' ({short} point{"s" if short != 1 else ""} with fewer finished)' if short else ''))
+
+
 def depth_command(args: argparse.Namespace) -> None:
   sweep = check_depth_sweep(load_json(args.sweep), args.sweep, args.x, args.lines)
   series = depth_series(sweep, args.x, args.lines)
   if not any(line['x'] for line in series):
     raise BadInput(f'{args.sweep}: no point has a finished seed yet; nothing to draw')
-  seeds = len(sweep.get('seeds') or [])
-  title = f'sweep {sweep["name"]}: {args.lines} x {args.x}, {seeds} seed{"s" if seeds != 1 else ""} per point'
-  fig = depth_figure(series, args.x, args.lines, title)
+  fig = depth_figure(series, args.x, args.lines, depth_title(sweep, args.x, args.lines))
   try:
     save(fig, args.out or f'{os.path.splitext(args.sweep)[0]}_depth.png')
   finally:

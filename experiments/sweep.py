@@ -129,7 +129,7 @@ def accuracy_text(row: dict[str, Any], key: str) -> str:
 def markdown(sweep: dict[str, Any]) -> str:
   """The sweep's key numbers per point, and with two grid fields a val seq accuracy table over both."""
   fields = list(sweep['grid'])
-  fixed = ', '.join(f'{k}={v}' for k, v in sweep['fixed'].items()) or 'none'
+  fixed = ', '.join(f'{k}={v}' for k, v in sweep['fixed'].items()) or 'no --set overrides'
   lines = [f'Sweep {sweep["name"]}: configs/{sweep["config"]}.py with {fixed}; seeds {sweep["seeds"]}; '
            f'measured on {sweep["device"]}. Accuracies of the last epoch over the finished seeds (mean ± sample '
            'std, and the worst seed); seq = the whole answer exactly right, char = per character (Keras). Epochs '

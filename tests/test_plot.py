@@ -431,6 +431,15 @@ def test_depth_series_holds_each_layer_counts_numbers_in_grid_order(depth_sweep)
   assert three['line'] == 3 and three['x'] == [1, 2] and three['minutes_mean'] == [2.0, 1.0]
 
 
+def test_depth_title_counts_the_points_with_fewer_seeds_finished_than_asked(depth_sweep):
+  sweep = json.loads(depth_sweep.read_text())
+  sweep['seeds'] = [0, 1, 2]  # Three asked: only the (1, 3) point has all three finished.
+  assert plot.depth_title(sweep, 'digits', 'num_layers') == (
+      'sweep test: num_layers x digits, 3 seeds per point (5 points with fewer finished)')
+  sweep['rows'] = sweep['rows'][1:2]
+  assert plot.depth_title(sweep, 'digits', 'num_layers') == 'sweep test: num_layers x digits, 3 seeds per point'
+
+
 def test_depth_writes_a_png_beside_the_sweep_by_default(depth_sweep):
   result = run('depth', '--sweep', str(depth_sweep))
   assert result.returncode == 0, result.stderr
