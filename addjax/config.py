@@ -48,6 +48,9 @@ def base_config() -> ml_collections.ConfigDict:
   # A second encoder LSTM reading the query backwards, its last state concatenated to the forward one's (not
   # in the seed): the decoder is given 2 * hidden_size features. See AdditionLSTM.bidirectional.
   config.encoder_bidirectional = False
+  # The encoder reads each query without its padding (not in the seed): every query's first character is read
+  # from the same state. The same parameters and data; see AdditionLSTM.skip_padding.
+  config.encoder_skip_padding = False
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32

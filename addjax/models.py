@@ -2,10 +2,10 @@
 
 Each LSTM layer keeps Keras' parameters and initialisation (glorot-uniform input kernel, orthogonal
 recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, f, c, o), so parameter
-counts match Keras and the reproduction starts where the seed started. Four options leave the seed's model:
+counts match Keras and the reproduction starts where the seed started. Five options leave the seed's model:
 residual decoder layers (AdditionLSTM.residual), padding read before each query (AdditionLSTM.lead_in), a
-bidirectional encoder (AdditionLSTM.bidirectional) and chrono initialisation of the gates
-(chrono_lstm_bias_init).
+bidirectional encoder (AdditionLSTM.bidirectional), an encoder that leaves each query's padding out
+(AdditionLSTM.skip_padding) and chrono initialisation of the gates (chrono_lstm_bias_init).
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
@@ -324,17 +324,20 @@ class AdditionLSTM(nn.Module):
   # read last, the backward one those it read last: the digits read first by the forward one, which it must
   # keep longest (in a reversed query, the second operand's units digit, which the answer needs first).
   bidirectional: bool = False
+  # The encoder reads each query's characters with its padding left out (what Keras' masking of padding
+  # does): every query's first character is read from the same state (zero, or the lead-in's), and the
+  # encoder's output is its state after the query's last character. Without it a query's characters start
+  # after as many padding steps as the query is short, so the longest queries, the rarest, start from states
+  # no other query starts from. The same parameters and steps; only which steps read padding changes.
+  skip_padding: bool = False
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
                              matmul_dtype=self.matmul_dtype, bias_init=self.bias_init)
-    if self.lead_in:
-      queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
-    tokens = queries.T
-    encoded = lstm(vocab_size=data.VOCAB_SIZE, name='encoder')(tokens)[-1]
+    encoded = self._encode(lstm(vocab_size=data.VOCAB_SIZE, name='encoder'), queries)
     if self.bidirectional:
-      backward = lstm(vocab_size=data.VOCAB_SIZE, name='encoder_backward')(tokens[::-1])[-1]
+      backward = self._encode(lstm(vocab_size=data.VOCAB_SIZE, name='encoder_backward'), queries[:, ::-1])
       encoded = jnp.concatenate([encoded, backward], axis=-1)
     x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
@@ -345,8 +348,26 @@ class AdditionLSTM(nn.Module):
     return logits.transpose(1, 0, 2)
 
 
+  def _encode(self, encoder: LSTM, queries: jax.Array) -> jax.Array:
+    """The encoder's last state [batch, H] over queries [batch, time] (lead-in and skip_padding applied)."""
+    last = queries.shape[1] - 1
+    if self.skip_padding:
+      # Each row's characters first, in their order, its padding after them; the state that counts is the
+      # one after the last character. A padding step after it changes nothing that is read.
+      is_pad = queries == data.PAD_ID
+      queries = jnp.take_along_axis(queries, jnp.argsort(is_pad, axis=1, stable=True), axis=1)
+      last = jnp.sum(~is_pad, axis=1) - 1
+    if self.lead_in:
+      queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
+    hidden_states = encoder(queries.T)
+    if self.skip_padding:
+      return hidden_states[last + self.lead_in, jnp.arange(queries.shape[0])]
+    return hidden_states[-1]
+
+
 def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
                       bias_init=config.lstm_bias_init, residual=config.decoder_residual,
-                      lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional)
+                      lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional,
+                      skip_padding=config.encoder_skip_padding)

@@ -137,6 +137,49 @@ def test_a_bidirectional_encoder_adds_a_backward_lstm_whose_last_state_is_concat
   assert not np.allclose(want, read_forwards, atol=1e-3)
 
 
+@pytest.mark.parametrize('lstm_impl, bidirectional, lead_in', [('fused', False, 0), ('scan', False, 0),
+                                                                 ('fused', True, 0), ('fused', False, 2)])
+def test_skip_padding_reads_each_query_without_its_padding(lstm_impl, bidirectional, lead_in):
+  digits, num_layers = 3, 2
+  model = models.AdditionLSTM(digits=digits, num_layers=num_layers, lstm_impl=lstm_impl, lead_in=lead_in,
+                              bidirectional=bidirectional, skip_padding=True)
+  queries, _ = data.generate(8, digits, seed=3)  # Reversed: each query's padding is in front.
+  assert len({int((q == data.PAD_ID).sum()) for q in queries}) > 1  # Queries of several lengths.
+  params = random_params(model.init(jax.random.key(0), queries)['params'])
+  got = jax.jit(model.apply)({'params': params}, queries)
+  for row, query in enumerate(queries):
+    # The plain model over this query's characters alone (after the lead-in's padding), one query at a time.
+    alone = np.concatenate([np.full(lead_in, data.PAD_ID, np.uint8), query[query != data.PAD_ID]])
+    want = reference_forward(params, jnp.asarray(alone[None], jnp.int32), digits, num_layers,
+                             bidirectional=bidirectional)
+    np.testing.assert_allclose(got[row], want[0], atol=1e-5, rtol=1e-5)
+  # Padding in front of a query, or after it, changes nothing; without skip_padding it does.
+  moved = np.stack([np.roll(q, -int((q == data.PAD_ID).sum())) for q in queries])
+  np.testing.assert_allclose(jax.jit(model.apply)({'params': params}, moved), got, atol=1e-5)
+  plain = models.AdditionLSTM(digits=digits, num_layers=num_layers, lstm_impl=lstm_impl, lead_in=lead_in,
+                              bidirectional=bidirectional)
+  assert not np.allclose(plain.apply({'params': params}, queries), got, atol=1e-3)
+
+
+def test_skip_padding_gradients_of_fused_and_scan_agree():
+  digits = 4
+  queries, answers = data.generate(16, digits, seed=5)
+  fused, scan = (models.AdditionLSTM(digits, 128, 2, lstm_impl=impl, skip_padding=True, lead_in=1)
+                 for impl in ('fused', 'scan'))
+  params = random_params(fused.init(jax.random.key(0), queries)['params'])
+
+  def loss(model, params):
+    logits = model.apply({'params': params}, queries)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
+
+  fused_loss, fused_grads = jax.jit(jax.value_and_grad(lambda p: loss(fused, p)))(params)
+  scan_loss, scan_grads = jax.jit(jax.value_and_grad(lambda p: loss(scan, p)))(params)
+  assert float(fused_loss) == pytest.approx(float(scan_loss), rel=1e-6)
+  for want, got in zip(jax.tree.leaves(scan_grads), jax.tree.leaves(fused_grads)):
+    assert float(jnp.abs(want).max()) > 0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 def test_different_queries_give_different_outputs():
   model, params = init(2, 1)
   queries, _ = data.generate(2, 2, seed=0)
