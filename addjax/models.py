@@ -319,10 +319,10 @@ class AdditionLSTM(nn.Module):
   # positions, and such queries are the ones they fail (README, "Where the models fail"). With a lead-in
   # every query starts from a state the padding has set.
   lead_in: int = 0
-  # A second encoder LSTM reads the query backwards; the two last states, concatenated, are the vector the
-  # decoder is given (Keras' Bidirectional with merge_mode='concat'). The forward encoder holds the digits it
-  # read last, the backward one those it read last: the digits read first by the forward one, which it must
-  # keep longest (in a reversed query, the second operand's units digit, which the answer needs first).
+  # A second encoder LSTM reads the query backwards (after the lead-in, as the forward one); the two last
+  # states, concatenated, are the vector the decoder is given (Keras' Bidirectional, merge_mode='concat').
+  # The backward one reads last the characters the forward one read first and must keep longest (in a
+  # reversed query, the second operand's units digit, which the answer needs first).
   bidirectional: bool = False
   # The encoder reads each query's characters with its padding left out (what Keras' masking of padding
   # does): every query's first character is read from the same state (zero, or the lead-in's), and the
