@@ -347,7 +347,6 @@ class AdditionLSTM(nn.Module):
     logits = nn.Dense(data.VOCAB_SIZE, kernel_init=nn.initializers.glorot_uniform(), name='output')(x)
     return logits.transpose(1, 0, 2)
 
-
   def _encode(self, encoder: LSTM, queries: jax.Array) -> jax.Array:
     """The encoder's last state [batch, H] over queries [batch, time] (lead-in and skip_padding applied)."""
     last = queries.shape[1] - 1

@@ -167,13 +167,8 @@ def test_skip_padding_gradients_of_fused_and_scan_agree():
   fused, scan = (models.AdditionLSTM(digits, 128, 2, lstm_impl=impl, skip_padding=True, lead_in=1)
                  for impl in ('fused', 'scan'))
   params = random_params(fused.init(jax.random.key(0), queries)['params'])
-
-  def loss(model, params):
-    logits = model.apply({'params': params}, queries)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
-
-  fused_loss, fused_grads = jax.jit(jax.value_and_grad(lambda p: loss(fused, p)))(params)
-  scan_loss, scan_grads = jax.jit(jax.value_and_grad(lambda p: loss(scan, p)))(params)
+  fused_loss, fused_grads = loss_and_grads(fused, params, queries, answers)
+  scan_loss, scan_grads = loss_and_grads(scan, params, queries, answers)
   assert float(fused_loss) == pytest.approx(float(scan_loss), rel=1e-6)
   for want, got in zip(jax.tree.leaves(scan_grads), jax.tree.leaves(fused_grads)):
     assert float(jnp.abs(want).max()) > 0
@@ -185,6 +180,14 @@ def test_different_queries_give_different_outputs():
   queries, _ = data.generate(2, 2, seed=0)
   logits = model.apply({'params': params}, queries)
   assert not np.allclose(logits[0], logits[1])
+
+
+def loss_and_grads(model, params, queries, answers):
+  """The model's mean cross-entropy on the answers and its gradient, through jit."""
+  def loss(params):
+    logits = model.apply({'params': params}, queries)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
+  return jax.jit(jax.value_and_grad(loss))(params)
 
 
 def random_params(params, seed=2, scale=0.3):
@@ -202,15 +205,9 @@ def test_fused_path_equals_nn_scan_and_the_straightforward_nn_rnn_model(num_laye
   scan = models.AdditionLSTM(digits, 128, num_layers, lstm_impl='scan')
   plain = reference.ReferenceAdditionLSTM(digits, 128, num_layers)
   params = random_params(fused.init(jax.random.key(0), queries)['params'])
-
-  def loss(model, params):
-    logits = model.apply({'params': params}, queries)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, answers.astype(jnp.int32)).mean()
-
-  fused_loss, fused_grads = jax.jit(jax.value_and_grad(lambda p: loss(fused, p)))(params)
-  scan_loss, scan_grads = jax.jit(jax.value_and_grad(lambda p: loss(scan, p)))(params)
-  plain_loss, plain_grads = jax.jit(jax.value_and_grad(lambda p: loss(plain, p)))(
-      reference.params_from_addjax(params))
+  fused_loss, fused_grads = loss_and_grads(fused, params, queries, answers)
+  scan_loss, scan_grads = loss_and_grads(scan, params, queries, answers)
+  plain_loss, plain_grads = loss_and_grads(plain, reference.params_from_addjax(params), queries, answers)
   assert float(fused_loss) == pytest.approx(float(scan_loss), rel=1e-6)
   assert float(fused_loss) == pytest.approx(float(plain_loss), rel=1e-6)
   assert float(fused_loss) > 0.1  # Random weights: far from a trivial zero loss.
