@@ -1,12 +1,39 @@
-"""The arithmetic of training a config's model, counted analytically (JAX-free, for light tools).
+"""A config's model counted analytically (JAX-free, for light tools): its parameters and training FLOPs.
 
-addjax.benchmark divides measured examples/s by it to give GFLOP/s; experiments/runs.py uses it as the unit of
-work that makes runs of different digits and depths comparable when it estimates the time a sweep has left.
+addjax.benchmark multiplies measured examples/s by the FLOPs of an example to give GFLOP/s; experiments/runs.py
+reports the parameters of each row and uses the FLOPs of an epoch as the unit of work that makes runs of
+different digits and depths comparable when it estimates the time a sweep has left.
 """
 
 import ml_collections
 
 from addjax import data
+
+
+def _encoder_directions(config: ml_collections.ConfigDict) -> int:
+  """How many encoder LSTMs read the query: two with encoder_bidirectional, else one."""
+  return 2 if config.encoder_bidirectional else 1
+
+
+def parameter_count(config: ml_collections.ConfigDict) -> int:
+  """The model's trainable parameters, counted from the config without building it (addjax.models' layers).
+
+  Each LSTM has an input kernel [inputs, 4h], a recurrent kernel [h, 4h] and a bias [4h]; the encoder (one
+  LSTM per direction) reads one-hot tokens, the first decoder layer the encoder's h features per direction,
+  every other decoder layer the h features below it; the output Dense maps h to the vocabulary. The count
+  does not depend on digits: the sequences get longer, the weights do not.
+
+  Args:
+    config: a run's config (hidden_size, num_layers and encoder_bidirectional are read).
+
+  Returns:
+    The number of parameters of models.from_config(config).
+  """
+  h, vocab = config.hidden_size, data.VOCAB_SIZE
+  directions = _encoder_directions(config)
+  encoder = directions * 4 * h * (vocab + h + 1)
+  decoder = config.num_layers * 4 * h * (h + h + 1) + (directions - 1) * h * 4 * h
+  return encoder + decoder + h * vocab + vocab
 
 
 def flops_per_example(config: ml_collections.ConfigDict) -> dict[str, float]:
@@ -24,7 +51,7 @@ def flops_per_example(config: ml_collections.ConfigDict) -> dict[str, float]:
     {'forward': FLOPs of the forward pass, 'train': of a training step's forward and backward}.
   """
   h, v = config.hidden_size, data.VOCAB_SIZE
-  directions = 2 if config.encoder_bidirectional else 1
+  directions = _encoder_directions(config)
   encoder_steps = data.query_length(config.digits) + config.encoder_lead_in
   decoder_steps = data.answer_length(config.digits)
   recurrent = 2 * h * 4 * h

@@ -399,27 +399,6 @@ def _std(values: list[float]) -> float | None:
   return statistics.stdev(values) if len(values) > 1 else (0.0 if values else None)
 
 
-def parameter_count(config: ml_collections.ConfigDict) -> int:
-  """The model's trainable parameters, counted from the config without building it (addjax.models' layers).
-
-  Each LSTM has an input kernel [inputs, 4h], a recurrent kernel [h, 4h] and a bias [4h]; the encoder (one
-  LSTM per direction) reads one-hot tokens, the first decoder layer the encoder's h features per direction,
-  every other decoder layer the h features below it; the output Dense maps h to the vocabulary. The count
-  does not depend on digits: the sequences get longer, the weights do not.
-
-  Args:
-    config: a run's config (hidden_size, num_layers and encoder_bidirectional are read).
-
-  Returns:
-    The number of parameters of models.from_config(config).
-  """
-  h, vocab = config.hidden_size, data.VOCAB_SIZE
-  directions = 2 if config.encoder_bidirectional else 1
-  encoder = directions * 4 * h * (vocab + h + 1)
-  decoder = config.num_layers * 4 * h * (h + h + 1) + (directions - 1) * h * 4 * h
-  return encoder + decoder + h * vocab + vocab
-
-
 def _first_reaching(records: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
   """The first record whose key reached report.TARGET, or None."""
   epoch = report.first_epoch_reaching(records, key)
@@ -474,7 +453,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       'reverse_answer': config.reverse_answer, 'decoder_residual': config.decoder_residual,
       'encoder_lead_in': config.encoder_lead_in, 'encoder_bidirectional': config.encoder_bidirectional,
       'encoder_skip_padding': config.encoder_skip_padding,
-      'parameters': parameter_count(config),
+      'parameters': cost.parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [shown_path(path) for _, path, _ in finished],
   }

@@ -2,11 +2,24 @@ import subprocess
 import sys
 
 import jax
+import pytest
 
 from addjax import config as config_lib
 from addjax import cost
+from addjax import data
 from addjax import models
 from addjax import train
+
+
+@pytest.mark.parametrize('num_layers, hidden_size, digits, bidirectional', [
+    (1, 128, 3, False), (2, 16, 5, False), (4, 32, 9, False), (3, 8, 2, False), (1, 128, 3, True), (3, 8, 2, True)])
+def test_parameter_count_equals_the_real_models(num_layers, hidden_size, digits, bidirectional):
+  config = config_lib.base_config()
+  config.num_layers, config.hidden_size, config.digits = num_layers, hidden_size, digits
+  config.encoder_bidirectional = bidirectional
+  queries = jax.numpy.zeros((2, data.query_length(digits)), jax.numpy.uint8)
+  params = jax.eval_shape(models.from_config(config).init, jax.random.key(0), queries)['params']
+  assert cost.parameter_count(config) == sum(x.size for x in jax.tree.leaves(params))
 
 
 def test_flops_count_the_seeds_three_digit_model_by_hand():
