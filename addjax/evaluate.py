@@ -12,8 +12,9 @@ see addjax.inference); the training split left out is that model's own, as each 
 seed of the draw, not of a model.
 
 Prints char_accuracy (Keras' per-position accuracy, padding included) and seq_accuracy (exact match of the
-whole answer), overall and by operand lengths, and writes them to W/evaluation.json (of a num_seeds run,
-W/evaluation_seed<S>.json for the model of seed S).
+whole answer), overall and by operand lengths, and the accuracy of each digit of the answer (units, tens, ...)
+by the operands' digits together: which digits of which sums the model gets wrong. Writes them to
+W/evaluation.json (of a num_seeds run, W/evaluation_seed<S>.json for the model of seed S).
 """
 
 import json
@@ -91,8 +92,35 @@ def accuracies(predictions: np.ndarray, answers: np.ndarray) -> dict[str, Any]:
   }
 
 
+def by_significance(ids: np.ndarray, reverse_answer: bool) -> np.ndarray:
+  """Answer rows [n, digits+1] rearranged units first: column k holds the row's digit of 10**k, else padding.
+
+  A row is read as data.answer_text reads it: its characters up to its last non-padding one, least
+  significant first when reverse_answer, else most significant first; a malformed prediction is read alike.
+  """
+  if reverse_answer:
+    return ids
+  width = ids.shape[1]
+  is_char = ids != data.PAD_ID
+  length = np.where(is_char.any(axis=1), width - np.argmax(is_char[:, ::-1], axis=1), 0)
+  position = length[:, None] - 1 - np.arange(width)
+  gathered = np.take_along_axis(ids, np.clip(position, 0, width - 1), axis=1)
+  return np.where(position >= 0, gathered, data.PAD_ID).astype(ids.dtype)
+
+
+def digit_accuracy(predictions: np.ndarray, answers: np.ndarray, reverse_answer: bool) -> list[float | None]:
+  """For each power of ten k (units first): how often the model's digit of 10**k is right, over the problems
+  whose answer has that digit (None where none does)."""
+  want, got = by_significance(answers, reverse_answer), by_significance(predictions, reverse_answer)
+  has_digit = want != data.PAD_ID
+  right = (want == got) & has_digit
+  counts = has_digit.sum(axis=0)
+  return [float(r / c) if c else None for r, c in zip(right.sum(axis=0), counts)]
+
+
 def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
-  """The model's accuracy on fresh problems: overall, by the longer operand's length, by both lengths.
+  """The model's accuracy on fresh problems: overall, by the longer operand's length, by both lengths, and
+  each answer digit's by the operands' digits together.
 
   Args:
     run: the loaded run (inference.load); its model answers.
@@ -100,8 +128,9 @@ def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
     seed: the seed of the draw.
 
   Returns:
-    What evaluation.json holds: the run, step and model seed, the counts, char_accuracy and seq_accuracy
-    overall, by_longer_operand and by_operand_lengths.
+    What evaluation.json holds: the run, step and model seed, the counts, char_accuracy, seq_accuracy and
+    digit_accuracy (units first) overall, by_longer_operand, by_operand_lengths and by_digits_together
+    (each row with its digit_accuracy).
   """
   config = run.model_config  # This model's data set: every seed of a num_seeds run has its own.
   queries, answers, counts = fresh_problems(config, num, seed)
@@ -115,6 +144,11 @@ def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
     mask = (lengths[:, 0] == a_length) & (lengths[:, 1] == b_length)
     by_lengths.append({'a_length': int(a_length), 'b_length': int(b_length),
                        **accuracies(predictions[mask], answers[mask])})
+  together = lengths.sum(axis=1)
+  by_together = [{'digits_together': int(n), **accuracies(predictions[together == n], answers[together == n]),
+                  'digit_accuracy': digit_accuracy(predictions[together == n], answers[together == n],
+                                                   config.reverse_answer)}
+                 for n in np.unique(together)]
   return {
       'workdir': run.workdir,
       'step': run.step,
@@ -124,8 +158,10 @@ def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
       'num_requested': num,
       **counts,
       **accuracies(predictions, answers),
+      'digit_accuracy': digit_accuracy(predictions, answers, config.reverse_answer),
       'by_longer_operand': by_longer,
       'by_operand_lengths': by_lengths,
+      'by_digits_together': by_together,
   }
 
 
@@ -137,7 +173,8 @@ def _fraction(value: float | None) -> str:
 
 
 def report_lines(result: dict[str, Any]) -> list[str]:
-  """What the command prints: the overall numbers, a table by longer operand, a grid by both lengths."""
+  """What the command prints: the overall numbers, a table by longer operand, a grid by both lengths, and a
+  grid of each answer digit's accuracy by digits together."""
   num, digits = result['num_problems'], result['digits']
   lines = [f'{num:,} fresh problems ({digits} digits, seed {result["seed"]}) for {result["workdir"]} at step '
            f'{result["step"]}, model seed {result["model_seed"]}: none in its training split '
@@ -151,6 +188,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
                f'seq_accuracy {_fraction(result["seq_accuracy"])}')
   if not num:
     return lines
+  lines.append('digit_accuracy (units first) ' + ' '.join(_fraction(v) for v in result['digit_accuracy']))
   lines.append('longer operand  problems  char_accuracy  seq_accuracy')
   for row in result['by_longer_operand']:
     lines.append(f'{row["length"]:>14}  {row["num_problems"]:>8,}  {_fraction(row["char_accuracy"]):>13}  '
@@ -160,6 +198,12 @@ def report_lines(result: dict[str, Any]) -> list[str]:
   lines.append('   ' + ''.join(f'{b:>7}' for b in range(1, digits + 1)))
   for a in range(1, digits + 1):
     lines.append(f'{a:>3}' + ''.join(f'{_fraction(grid.get((a, b))):>7}' for b in range(1, digits + 1)))
+  lines.append('accuracy of each answer digit by digits together (rows: digits of a and b together; columns: '
+               'the digit of 10**k, units first; - where the sums have no such digit)')
+  lines.append('together  problems  seq_acc ' + ''.join(f'{k:>7}' for k in range(digits + 1)))
+  for row in result['by_digits_together']:
+    lines.append(f'{row["digits_together"]:>8}  {row["num_problems"]:>8,}  {_fraction(row["seq_accuracy"])} '
+                 + ''.join(f'{_fraction(value):>7}' for value in row['digit_accuracy']))
   return lines
 
 

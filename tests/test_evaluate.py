@@ -29,6 +29,28 @@ def test_swap_operands_and_operand_lengths(reverse):
   assert evaluate.operand_lengths(queries, reverse).tolist() == [[len(str(a)), len(str(b))] for a, b in problems]
 
 
+def ids(texts):
+  return np.array([[data.CHARS.index(c) for c in text] for text in texts], np.uint8)
+
+
+@pytest.mark.parametrize('reverse_answer, rows', [
+    (False, ['596 ', '1000', '7   ', '59 6']),   # The last a malformed prediction: read up to its last digit.
+    (True, ['695 ', '0001', '7   ', '6 95'])])
+def test_answer_rows_units_first_as_answer_text_reads_them(reverse_answer, rows):
+  assert [data.answer_text(row, reverse_answer) for row in ids(rows)] == ['596', '1000', '7', '59 6']
+  assert data.decode(evaluate.by_significance(ids(rows), reverse_answer)) == ['695 ', '0001', '7   ', '6 95']
+
+
+@pytest.mark.parametrize('reverse_answer', [False, True])
+def test_digit_accuracy_counts_each_power_of_ten_over_the_answers_that_have_it(reverse_answer):
+  def written(texts):
+    return ids([(text[::-1] if reverse_answer else text).ljust(4) for text in texts])
+  answers = written(['596', '1000', '7', '12'])
+  predictions = written(['597', '1000', '8', '2'])  # Units wrong twice; '2' for 12 misses the tens.
+  assert evaluate.digit_accuracy(predictions, answers, reverse_answer) == [0.5, 2 / 3, 1.0, 1.0]
+  assert evaluate.digit_accuracy(written(['7', '3']), written(['7', '4']), reverse_answer) == [0.5, None, None, None]
+
+
 def test_fresh_problems_exclude_training_pairs():
   config = tiny_run_config()
   splits = data.make_splits(config)
@@ -72,11 +94,30 @@ def test_command_line_writes_evaluation_json(trained_workdir, tmp_path):
   assert 0 < output['seq_accuracy'] < output['char_accuracy'] <= 1
 
   # Tables: the rows add up to the whole, each row's accuracy weighted by its count gives the overall one.
-  for table in ('by_longer_operand', 'by_operand_lengths'):
+  for table in ('by_longer_operand', 'by_operand_lengths', 'by_digits_together'):
     rows = output[table]
     assert sum(r['num_problems'] for r in rows) == 550
     assert sum(r['num_problems'] * r['seq_accuracy'] for r in rows) / 550 == pytest.approx(output['seq_accuracy'])
   assert [r['length'] for r in output['by_longer_operand']] == [1, 2]
+  assert [r['digits_together'] for r in output['by_digits_together']] == [2, 3, 4]
+
+  # Each answer digit's accuracy, from the answers as text, right-aligned: units, tens, hundreds.
+  def digit_accuracy(problems):
+    right, count = np.zeros(3), np.zeros(3)
+    for want, got in problems:
+      for k, digit in enumerate(reversed(want)):
+        count[k] += 1
+        right[k] += got[::-1][k:k + 1] == digit
+    return [r / c if c else None for r, c in zip(right, count)]
+  texts = [(data.answer_text(a, run.config.reverse_answer), data.answer_text(p, run.config.reverse_answer))
+           for a, p in zip(answers, predictions)]
+  assert output['digit_accuracy'] == pytest.approx(digit_accuracy(texts))
+  assert output['digit_accuracy'][0] < 1  # The model misses some units digits: the comparison is not vacuous.
+  lengths = evaluate.operand_lengths(queries, run.config.reverse).sum(axis=1)
+  for row in output['by_digits_together']:
+    chosen = [text for text, n in zip(texts, lengths) if n == row['digits_together']]
+    assert row['digit_accuracy'] == pytest.approx(digit_accuracy(chosen))
+  assert 'accuracy of each answer digit by digits together' in result.stdout
 
 
 def test_a_model_of_a_num_seeds_run_is_evaluated_on_its_own_fresh_problems(two_seed_workdir, tmp_path):
