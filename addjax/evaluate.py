@@ -95,8 +95,9 @@ def accuracies(predictions: np.ndarray, answers: np.ndarray) -> dict[str, Any]:
 def by_significance(ids: np.ndarray, reverse_answer: bool) -> np.ndarray:
   """Answer rows [n, digits+1] rearranged units first: column k holds the row's digit of 10**k, else padding.
 
-  A row is read as data.answer_text reads it: its characters up to its last non-padding one, least
-  significant first when reverse_answer, else most significant first; a malformed prediction is read alike.
+  With reverse_answer a row already is: position k is where the digit of 10**k is written. Otherwise a row
+  is read as data.answer_text reads it, most significant first up to its last non-padding character, and
+  right-aligned; a malformed prediction ("59 6") is read alike.
   """
   if reverse_answer:
     return ids
