@@ -146,10 +146,11 @@ def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
     by_lengths.append({'a_length': int(a_length), 'b_length': int(b_length),
                        **accuracies(predictions[mask], answers[mask])})
   together = lengths.sum(axis=1)
-  by_together = [{'digits_together': int(n), **accuracies(predictions[together == n], answers[together == n]),
-                  'digit_accuracy': digit_accuracy(predictions[together == n], answers[together == n],
-                                                   config.reverse_answer)}
-                 for n in np.unique(together)]
+  by_together = []
+  for n in np.unique(together):
+    mask = together == n
+    by_together.append({'digits_together': int(n), **accuracies(predictions[mask], answers[mask]),
+                        'digit_accuracy': digit_accuracy(predictions[mask], answers[mask], config.reverse_answer)})
   return {
       'workdir': run.workdir,
       'step': run.step,
