@@ -35,9 +35,12 @@ def base_config() -> ml_collections.ConfigDict:
   # The LSTMs' matmul inputs: 'float32', or 'bfloat16' (mixed precision: float32 accumulation, parameters,
   # gates and optimiser; faster at large batch on CPUs with AMX, and on GPUs and TPUs).
   config.matmul_dtype = 'float32'
-  # The LSTMs' bias at initialisation: 'keras' (zeros, forget gate 1, as the seed) or 'chrono' (forget gates
-  # drawn to keep memories over the layer's whole sequence; see addjax.models.chrono_lstm_bias_init).
+  # The LSTMs' bias at initialisation: 'keras' (zeros, forget gate 1, as the seed), 'chrono' (forget gates
+  # drawn to keep memories over the layer's whole sequence, input gates their opposite) or 'chrono_forget'
+  # (chrono's forget gates, Keras' input gates); see addjax.models.chrono_lstm_bias_init.
   config.lstm_bias_init = 'keras'
+  # The encoder's bias at initialisation where it differs from lstm_bias_init ('' : the same).
+  config.encoder_bias_init = ''
   # Each decoder layer after the first adds its input to its output (not in the seed): the same parameters,
   # and a gradient path past the upper layers (what lets five layers learn 21 digits here; see
   # configs/twentyone_digits_fast.py).
@@ -91,7 +94,7 @@ RESUMABLE_FIELDS = frozenset({'num_epochs', 'steps_per_call', 'eval_batch_size',
 _SCHEDULES = ('constant', 'cosine')
 LSTM_IMPLS = ('fused', 'scan')  # See addjax.models.
 MATMUL_DTYPES = ('float32', 'bfloat16')
-BIAS_INITS = ('keras', 'chrono')  # See addjax.models.
+BIAS_INITS = ('keras', 'chrono', 'chrono_forget')  # addjax.models.BIAS_INITS' keys.
 
 
 def run_seeds(config: ml_collections.ConfigDict) -> list[int]:
@@ -161,6 +164,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config, 'lstm_impl', config.lstm_impl in LSTM_IMPLS, ' or '.join(map(repr, LSTM_IMPLS)))
   _require(config, 'matmul_dtype', config.matmul_dtype in MATMUL_DTYPES, ' or '.join(map(repr, MATMUL_DTYPES)))
   _require(config, 'lstm_bias_init', config.lstm_bias_init in BIAS_INITS, ' or '.join(map(repr, BIAS_INITS)))
+  _require(config, 'encoder_bias_init', config.encoder_bias_init in ('',) + BIAS_INITS,
+           ' or '.join(map(repr, ('',) + BIAS_INITS)) + " ('': lstm_bias_init's)")
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')
   for name in ('adam_b1', 'adam_b2'):

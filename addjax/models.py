@@ -41,11 +41,31 @@ def chrono_lstm_bias_init(max_steps: int):
   (configs/twentyone_digits_fast.py); at 14 digits (configs/fourteen_digits_fast.py's recipe, seed 0) it kept
   the units digit of the longest sums, the query's first character, which Keras' initialisation loses.
   """
+  return _chrono_init(max_steps, balance_input=True)
+
+
+def chrono_forget_lstm_bias_init(max_steps: int):
+  """Chrono's forget biases, log(u) with u ~ Uniform(1, max_steps - 1), and every other bias zero.
+
+  The same memory spans as chrono_lstm_bias_init with Keras' input gates (bias 0, half open) instead of
+  chrono's -log(u), which start a long-memory unit's input gate at 1 / (1 + u): a unit meant to keep its cell
+  for 20 steps starts writing a twentieth of what it reads.
+  """
+  return _chrono_init(max_steps, balance_input=False)
+
+
+def _chrono_init(max_steps: int, balance_input: bool):
   def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     hidden_size = shape[0] // 4
     forget = jnp.log(jax.random.uniform(key, (hidden_size,), dtype, 1.0, max(max_steps - 1, 2)))
-    return jnp.concatenate([-forget, forget, jnp.zeros((2 * hidden_size,), dtype)])
+    inputs = -forget if balance_input else jnp.zeros_like(forget)
+    return jnp.concatenate([inputs, forget, jnp.zeros((2 * hidden_size,), dtype)])
   return init
+
+
+# The LSTM's bias initialisers by name, each a function of the layer's sequence length.
+BIAS_INITS = {'keras': lambda max_steps: keras_lstm_bias_init, 'chrono': chrono_lstm_bias_init,
+              'chrono_forget': chrono_forget_lstm_bias_init}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -277,15 +297,14 @@ class LSTM(nn.Module):
   impl: str = 'fused'
   unroll: int = 1
   matmul_dtype: str = 'float32'  # See `matmul`.
-  bias_init: str = 'keras'  # 'keras' or 'chrono': see the two initialisers above.
+  bias_init: str = 'keras'  # A key of BIAS_INITS: see the initialisers above.
 
   @nn.compact
   def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
     num_inputs = self.vocab_size if self.vocab_size is not None else inputs.shape[-1]
     kernel = self.param('kernel', nn.initializers.glorot_uniform(), (num_inputs, 4 * self.hidden_size))
     steps = length if length is not None else inputs.shape[0]
-    bias_init = keras_lstm_bias_init if self.bias_init == 'keras' else chrono_lstm_bias_init(steps)
-    bias = self.param('bias', bias_init, (4 * self.hidden_size,))
+    bias = self.param('bias', BIAS_INITS[self.bias_init](steps), (4 * self.hidden_size,))
     if self.vocab_size is not None:
       inputs = inputs.astype(jnp.int32)
     if self.impl == 'fused':
@@ -312,7 +331,10 @@ class AdditionLSTM(nn.Module):
   lstm_impl: str = 'fused'
   unroll: int = 1
   matmul_dtype: str = 'float32'
-  bias_init: str = 'keras'  # See LSTM.
+  bias_init: str = 'keras'  # Every LSTM's: see LSTM.
+  # The encoder's, where it differs from bias_init (None: the same). Its sequence is the longest and the
+  # distances it must keep are the ones the models fail on (see chrono_lstm_bias_init).
+  encoder_bias_init: str | None = None
   # Each decoder layer after the first adds its input to its output (as GNMT's stacks do): the same
   # parameters, and a path for the gradient that skips the layers above the first.
   residual: bool = False
@@ -337,9 +359,10 @@ class AdditionLSTM(nn.Module):
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
                              matmul_dtype=self.matmul_dtype, bias_init=self.bias_init)
-    encoded = self._encode(lstm(vocab_size=data.VOCAB_SIZE, name='encoder'), queries)
+    encoder = functools.partial(lstm, vocab_size=data.VOCAB_SIZE, bias_init=self.encoder_bias_init or self.bias_init)
+    encoded = self._encode(encoder(name='encoder'), queries)
     if self.bidirectional:
-      backward = self._encode(lstm(vocab_size=data.VOCAB_SIZE, name='encoder_backward'), queries[:, ::-1])
+      backward = self._encode(encoder(name='encoder_backward'), queries[:, ::-1])
       encoded = jnp.concatenate([encoded, backward], axis=-1)
     x = lstm(name='decoder_0')(encoded, length=data.answer_length(self.digits))
     for layer in range(1, self.num_layers):
@@ -369,6 +392,7 @@ class AdditionLSTM(nn.Module):
 def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
-                      bias_init=config.lstm_bias_init, residual=config.decoder_residual,
+                      bias_init=config.lstm_bias_init, encoder_bias_init=config.encoder_bias_init or None,
+                      residual=config.decoder_residual,
                       lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional,
                       skip_padding=config.encoder_skip_padding)

@@ -4,6 +4,7 @@ import numpy as np
 import optax
 import pytest
 
+from addjax import config as config_lib
 from addjax import data
 from addjax import models
 from addjax import reference
@@ -56,6 +57,31 @@ def test_chrono_initialisation_spans_each_layers_own_sequence(lstm_impl):
     assert 1 <= memory.min() < 0.2 * steps and 0.8 * (steps - 1) < memory.max() <= steps - 1, (name, memory)
   # Drawn per layer, not one draw shared.
   assert not np.array_equal(params['decoder_0']['bias'], params['decoder_1']['bias'])
+
+
+def test_chrono_forget_and_an_encoder_of_its_own():
+  digits, hidden = 14, 128
+  model = models.AdditionLSTM(digits=digits, hidden_size=hidden, num_layers=2, bias_init='keras',
+                              encoder_bias_init='chrono_forget', bidirectional=True)
+  params = model.init(jax.random.key(0), jnp.zeros((2, data.query_length(digits)), jnp.uint8))['params']
+  for name in ('encoder', 'encoder_backward'):
+    bias = np.asarray(params[name]['bias'])
+    memory = np.exp(bias[hidden:2 * hidden])  # Chrono's forget gates over the query's steps.
+    steps = data.query_length(digits)
+    assert 1 <= memory.min() < 0.2 * steps and 0.8 * (steps - 1) < memory.max() <= steps - 1, (name, memory)
+    np.testing.assert_array_equal(np.delete(bias, np.s_[hidden:2 * hidden]), 0.0)  # Input gates as Keras'.
+  for name in ('decoder_0', 'decoder_1'):  # Keras' everywhere else.
+    np.testing.assert_array_equal(params[name]['bias'], models.keras_lstm_bias_init(None, (4 * hidden,)))
+
+
+def test_config_accepts_exactly_the_models_bias_inits():
+  assert set(config_lib.BIAS_INITS) == set(models.BIAS_INITS)
+  config = config_lib.base_config()
+  config.digits, config.lstm_bias_init, config.encoder_bias_init = 3, 'chrono', 'keras'
+  model = models.from_config(config)
+  assert (model.bias_init, model.encoder_bias_init) == ('chrono', 'keras')
+  config.encoder_bias_init = ''  # The same as every other layer's.
+  assert models.from_config(config).encoder_bias_init is None
 
 
 
