@@ -5,7 +5,8 @@ recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, 
 counts match Keras and the reproduction starts where the seed started. Five options leave the seed's model:
 residual decoder layers (AdditionLSTM.residual), padding read before each query (AdditionLSTM.lead_in), a
 bidirectional encoder (AdditionLSTM.bidirectional), an encoder that leaves each query's padding out
-(AdditionLSTM.skip_padding) and chrono initialisation of the gates (chrono_lstm_bias_init).
+(AdditionLSTM.skip_padding) and chrono initialisation of the gates (chrono_lstm_bias_init,
+chrono_forget_lstm_bias_init), in every layer or in the encoder alone (AdditionLSTM.encoder_bias_init).
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
