@@ -280,28 +280,38 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
   Returns:
     The workdirs whose process failed.
   """
+  total = len(jobs)
   jobs = skip_kept(root, jobs, kept)
   configs = [(setting.load(), workdir(root, setting.name, seed)) for setting, seed in jobs]
   pending = [(setting, seed, path, config.num_epochs) for (setting, seed), (config, path) in zip(jobs, configs)]
   running: dict[str, tuple[subprocess.Popen, float, tuple[int, set[int] | None], tuple[str, int, int]]] = {}
   free_slots = list(enumerate(core_slots(parallel)))
   failed = []
-  done = 0
+
+  def skip_if_finished(setting: Setting, seed: int, path: str, num_epochs: int) -> bool:
+    if not is_finished(path, num_epochs):
+      return False
+    if kept is not None:
+      keep(path, workdir(kept, setting.name, seed), num_epochs)
+    print(f'{path}: finished, skipped', flush=True)
+    return True
+
+  # What finished before this process started counts as done from the first progress line on.
+  pending = [job for job in pending if not skip_if_finished(*job)]
+  done = total - len(pending)
 
   def progress() -> str:
     todo = set(running) | {path for _, _, path, _ in pending}
     return progress_line(done, len(running), len(pending), seconds_left(configs, todo, parallel))
 
+  print(progress(), flush=True)
   epochs_seen: dict[str, int] = {}  # Per running workdir, the epochs it had recorded when last looked at.
   checked = time.time()
   while pending or running:
     started = False
     while pending and free_slots:
       setting, seed, path, num_epochs = pending.pop(0)
-      if is_finished(path, num_epochs):
-        if kept is not None:
-          keep(path, workdir(kept, setting.name, seed), num_epochs)
-        print(f'{path}: finished, skipped', flush=True)
+      if skip_if_finished(setting, seed, path, num_epochs):  # By another process since the start.
         done += 1
         continue
       owner = workdir_lib.lock_owner(path)

@@ -78,7 +78,7 @@ def test_sweep_trains_every_point_and_summarises_its_metrics(sweep):
   assert 'started' in result.stdout and 'num_layers (rows) x digits (columns)' in result.stdout
   # Progress as the runs start and end: both at once (two slots), then one done, then both.
   progress = [line for line in result.stdout.splitlines() if line.startswith('progress: ')]
-  assert progress[0] == 'progress: 0 of 2 done, 2 running, 0 waiting'
+  assert progress[:2] == ['progress: 0 of 2 done, 0 running, 2 waiting', 'progress: 0 of 2 done, 2 running, 0 waiting']
   assert progress[-1] == 'progress: 2 of 2 done, 0 running, 0 waiting'
   assert any(line.startswith('progress: 1 of 2 done, 1 running, 0 waiting; about ')
              and line.endswith(' min left') for line in progress)
@@ -98,6 +98,7 @@ def test_a_sweep_rerun_on_another_machine_skips_the_runs_its_results_kept(sweep,
   result = script('sweep', *elsewhere)
   assert result.returncode == 0, result.stderr
   assert result.stdout.count('finished (kept in ') == 2 and 'started' not in result.stdout
+  assert 'progress: 2 of 2 done, 0 running, 0 waiting' in result.stdout.splitlines()
   assert not (tmp_path / 'runs' / 'tiny').exists()  # Nothing trained.
   before = json.loads((tmp / 'results' / 'sweep_tiny.json').read_text())['rows']
   after = json.loads((tmp_path / 'results' / 'sweep_tiny.json').read_text())['rows']
@@ -169,6 +170,7 @@ def test_rerunning_a_sweep_skips_finished_runs(sweep):
   result = script('sweep', *args)
   assert result.returncode == 0, result.stderr
   assert result.stdout.count('finished, skipped') == 2 and 'started' not in result.stdout
+  assert 'progress: 2 of 2 done, 0 running, 0 waiting' in result.stdout.splitlines()
   assert metrics.read_text() == before
 
 
