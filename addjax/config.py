@@ -41,6 +41,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.lstm_bias_init = 'keras'
   # The encoder's bias at initialisation where it differs from lstm_bias_init ('' : the same).
   config.encoder_bias_init = ''
+  # Of each layer a chrono initialisation applies to, the fraction of its units that get chrono's biases (the
+  # rest Keras').
+  config.chrono_fraction = 1.0
   # Each decoder layer after the first adds its input to its output (not in the seed): the same parameters,
   # and a gradient path past the upper layers (what lets five layers learn 21 digits here; see
   # configs/twentyone_digits_fast.py).
@@ -166,6 +169,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config, 'lstm_bias_init', config.lstm_bias_init in BIAS_INITS, ' or '.join(map(repr, BIAS_INITS)))
   _require(config, 'encoder_bias_init', config.encoder_bias_init in ('',) + BIAS_INITS,
            ' or '.join(map(repr, ('',) + BIAS_INITS)) + " ('': lstm_bias_init's)")
+  _require(config, 'chrono_fraction', 0 < config.chrono_fraction <= 1, 'a number in (0, 1]')
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')
   for name in ('adam_b1', 'adam_b2'):

@@ -31,7 +31,7 @@ def keras_lstm_bias_init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float
   return jnp.zeros(shape, dtype).at[hidden_size:2 * hidden_size].set(1.0)
 
 
-def chrono_lstm_bias_init(max_steps: int):
+def chrono_lstm_bias_init(max_steps: int, fraction: float = 1.0):
   """Chrono initialisation (Tallec & Ollivier, ICLR 2018) for an LSTM over sequences of `max_steps` steps.
 
   Each unit's forget bias is log(u), u ~ Uniform(1, max_steps - 1), and its input bias the opposite; the
@@ -42,30 +42,34 @@ def chrono_lstm_bias_init(max_steps: int):
   (configs/twentyone_digits_fast.py); at 14 digits (configs/fourteen_digits_fast.py's recipe, seed 0) it kept
   the units digit of the longest sums, the query's first character, which Keras' initialisation loses.
   """
-  return _chrono_init(max_steps, balance_input=True)
+  return _chrono_init(max_steps, balance_input=True, fraction=fraction)
 
 
-def chrono_forget_lstm_bias_init(max_steps: int):
+def chrono_forget_lstm_bias_init(max_steps: int, fraction: float = 1.0):
   """Chrono's forget biases, log(u) with u ~ Uniform(1, max_steps - 1), and every other bias zero.
 
   The same memory spans as chrono_lstm_bias_init with Keras' input gates (bias 0, half open) instead of
   chrono's -log(u), which start a long-memory unit's input gate at 1 / (1 + u): a unit meant to keep its cell
   for 20 steps starts writing a twentieth of what it reads.
   """
-  return _chrono_init(max_steps, balance_input=False)
+  return _chrono_init(max_steps, balance_input=False, fraction=fraction)
 
 
-def _chrono_init(max_steps: int, balance_input: bool):
+def _chrono_init(max_steps: int, balance_input: bool, fraction: float):
+  """Chrono's biases for the first round(fraction * units) units of the layer, Keras' for the rest."""
   def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     hidden_size = shape[0] // 4
-    forget = jnp.log(jax.random.uniform(key, (hidden_size,), dtype, 1.0, max(max_steps - 1, 2)))
-    inputs = -forget if balance_input else jnp.zeros_like(forget)
-    return jnp.concatenate([inputs, forget, jnp.zeros((2 * hidden_size,), dtype)])
+    chrono = round(fraction * hidden_size)
+    drawn = jnp.log(jax.random.uniform(key, (chrono,), dtype, 1.0, max(max_steps - 1, 2)))
+    keras = jnp.ones((hidden_size - chrono,), dtype)
+    inputs = jnp.concatenate([-drawn if balance_input else jnp.zeros_like(drawn), jnp.zeros_like(keras)])
+    return jnp.concatenate([inputs, drawn, keras, jnp.zeros((2 * hidden_size,), dtype)])
   return init
 
 
-# The LSTM's bias initialisers by name, each a function of the layer's sequence length.
-BIAS_INITS = {'keras': lambda max_steps: keras_lstm_bias_init, 'chrono': chrono_lstm_bias_init,
+# The LSTM's bias initialisers by name, each a function of the layer's sequence length and the fraction of
+# its units that chrono initialises.
+BIAS_INITS = {'keras': lambda max_steps, fraction: keras_lstm_bias_init, 'chrono': chrono_lstm_bias_init,
               'chrono_forget': chrono_forget_lstm_bias_init}
 
 
@@ -299,13 +303,14 @@ class LSTM(nn.Module):
   unroll: int = 1
   matmul_dtype: str = 'float32'  # See `matmul`.
   bias_init: str = 'keras'  # A key of BIAS_INITS: see the initialisers above.
+  chrono_fraction: float = 1.0  # Of a chrono bias_init, the fraction of units it applies to; Keras' the rest.
 
   @nn.compact
   def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
     num_inputs = self.vocab_size if self.vocab_size is not None else inputs.shape[-1]
     kernel = self.param('kernel', nn.initializers.glorot_uniform(), (num_inputs, 4 * self.hidden_size))
     steps = length if length is not None else inputs.shape[0]
-    bias = self.param('bias', BIAS_INITS[self.bias_init](steps), (4 * self.hidden_size,))
+    bias = self.param('bias', BIAS_INITS[self.bias_init](steps, self.chrono_fraction), (4 * self.hidden_size,))
     if self.vocab_size is not None:
       inputs = inputs.astype(jnp.int32)
     if self.impl == 'fused':
@@ -336,6 +341,7 @@ class AdditionLSTM(nn.Module):
   # The encoder's, where it differs from bias_init (None: the same). Its sequence is the longest and the
   # distances it must keep are the ones the models fail on (see chrono_lstm_bias_init).
   encoder_bias_init: str | None = None
+  chrono_fraction: float = 1.0  # See LSTM.
   # Each decoder layer after the first adds its input to its output (as GNMT's stacks do): the same
   # parameters, and a path for the gradient that skips the layers above the first.
   residual: bool = False
@@ -359,7 +365,8 @@ class AdditionLSTM(nn.Module):
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
-                             matmul_dtype=self.matmul_dtype, bias_init=self.bias_init)
+                             matmul_dtype=self.matmul_dtype, bias_init=self.bias_init,
+                             chrono_fraction=self.chrono_fraction)
     encoder = functools.partial(lstm, vocab_size=data.VOCAB_SIZE, bias_init=self.encoder_bias_init or self.bias_init)
     encoded = self._encode(encoder(name='encoder'), queries)
     if self.bidirectional:
@@ -394,6 +401,6 @@ def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
                       bias_init=config.lstm_bias_init, encoder_bias_init=config.encoder_bias_init or None,
-                      residual=config.decoder_residual,
+                      chrono_fraction=config.chrono_fraction, residual=config.decoder_residual,
                       lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional,
                       skip_padding=config.encoder_skip_padding)

@@ -54,6 +54,7 @@ def test_every_config_file_validates():
     ('matmul_dtype', 'float16', "'float32' or 'bfloat16'"),
     ('lstm_bias_init', 'zeros', "'keras' or 'chrono' or 'chrono_forget'"),
     ('encoder_bias_init', 'keras ', "'' or 'keras' or 'chrono' or 'chrono_forget'"),
+    ('chrono_fraction', 0.0, 'a number in (0, 1]'),
     ('grad_clip_norm', -1.0, 'config.grad_clip_norm'),
     ('adam_b2', 1.0, 'config.adam_b2'),
     ('seed', -1, 'config.seed'),

@@ -74,12 +74,26 @@ def test_chrono_forget_and_an_encoder_of_its_own():
     np.testing.assert_array_equal(params[name]['bias'], models.keras_lstm_bias_init(None, (4 * hidden,)))
 
 
+@pytest.mark.parametrize('bias_init', ['chrono', 'chrono_forget'])
+def test_chrono_on_a_fraction_of_the_units_keras_on_the_rest(bias_init):
+  hidden, steps = 128, 30
+  full = np.asarray(models.BIAS_INITS[bias_init](steps, 1.0)(jax.random.key(3), (4 * hidden,)))
+  half = np.asarray(models.BIAS_INITS[bias_init](steps, 0.5)(jax.random.key(3), (4 * hidden,)))
+  keras = np.asarray(models.keras_lstm_bias_init(None, (4 * hidden,)))
+  gates = lambda bias: bias.reshape(4, hidden)  # noqa: E731  (i, f, g, o)
+  np.testing.assert_array_equal(gates(half)[:, 64:], gates(keras)[:, 64:])
+  memory = np.exp(gates(half)[1, :64])
+  assert 1 <= memory.min() < 0.2 * steps and 0.8 * (steps - 1) < memory.max() <= steps - 1
+  np.testing.assert_array_equal(gates(half)[0, :64], -gates(half)[1, :64] if bias_init == 'chrono' else 0.0)
+  assert not np.array_equal(gates(full)[1, 64:], gates(keras)[1, 64:])  # 1.0: every unit chrono's.
+
+
 def test_config_accepts_exactly_the_models_bias_inits():
   assert set(config_lib.BIAS_INITS) == set(models.BIAS_INITS)
   config = config_lib.base_config()
   config.digits, config.lstm_bias_init, config.encoder_bias_init = 3, 'chrono', 'keras'
   model = models.from_config(config)
-  assert (model.bias_init, model.encoder_bias_init) == ('chrono', 'keras')
+  assert (model.bias_init, model.encoder_bias_init, model.chrono_fraction) == ('chrono', 'keras', 1.0)
   config.encoder_bias_init = ''  # The same as every other layer's.
   assert models.from_config(config).encoder_bias_init is None
 
