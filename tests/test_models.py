@@ -80,12 +80,12 @@ def test_chrono_on_a_fraction_of_the_units_keras_on_the_rest(bias_init):
   full = np.asarray(models.BIAS_INITS[bias_init](steps, 1.0)(jax.random.key(3), (4 * hidden,)))
   half = np.asarray(models.BIAS_INITS[bias_init](steps, 0.5)(jax.random.key(3), (4 * hidden,)))
   keras = np.asarray(models.keras_lstm_bias_init(None, (4 * hidden,)))
-  gates = lambda bias: bias.reshape(4, hidden)  # noqa: E731  (i, f, g, o)
-  np.testing.assert_array_equal(gates(half)[:, 64:], gates(keras)[:, 64:])
-  memory = np.exp(gates(half)[1, :64])
+  full, half, keras = (bias.reshape(4, hidden) for bias in (full, half, keras))  # Rows: gates i, f, g, o.
+  np.testing.assert_array_equal(half[:, 64:], keras[:, 64:])
+  memory = np.exp(half[1, :64])
   assert 1 <= memory.min() < 0.2 * steps and 0.8 * (steps - 1) < memory.max() <= steps - 1
-  np.testing.assert_array_equal(gates(half)[0, :64], -gates(half)[1, :64] if bias_init == 'chrono' else 0.0)
-  assert not np.array_equal(gates(full)[1, 64:], gates(keras)[1, 64:])  # 1.0: every unit chrono's.
+  np.testing.assert_array_equal(half[0, :64], -half[1, :64] if bias_init == 'chrono' else 0.0)
+  assert not np.array_equal(full[1, 64:], keras[1, 64:])  # 1.0: every unit chrono's.
 
 
 def test_config_accepts_exactly_the_models_bias_inits():
@@ -96,7 +96,6 @@ def test_config_accepts_exactly_the_models_bias_inits():
   assert (model.bias_init, model.encoder_bias_init, model.chrono_fraction) == ('chrono', 'keras', 1.0)
   config.encoder_bias_init = ''  # The same as every other layer's.
   assert models.from_config(config).encoder_bias_init is None
-
 
 
 def reference_forward(params, queries, digits, num_layers, residual=False, bidirectional=False,
