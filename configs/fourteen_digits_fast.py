@@ -20,19 +20,18 @@ What changes from the seed's settings, and why:
   0.875 against 0.949 after 5 epochs). Its cost: 3 more encoder steps of the 74 an example takes. With it,
   over 20 epochs, seeds 0 and 1 ended at 0.9987 and 0.9994 val exact match and answer all but a few of 20,000
   fresh problems, 14 + 14 digits included; seed 2 did not (the last item).
-- lstm_bias_init = 'chrono' with chrono_fraction = 0.5: half of every LSTM layer's units (encoder and
-  decoder) start with chrono's gate biases (forget biases log u, u drawn between 1 and the layer's steps
-  less one, input biases their negatives), the other half with Keras' (forget 1, the rest 0); the same
-  parameters. With
-  Keras' biases on every unit, over 25 epochs, seed 2 ended at 0.9951 val exact match but seed 0 at 0.9348,
-  its units digit of the sums of 24-28 digits together right 0.06-0.15 of the time: the first characters the
-  encoder read, 24 or more steps before its last, lost (a 10-step lead-in moved nothing: it is the distance).
-  Chrono's biases on every unit ended seed 0 at 0.9986 but left seed 1 in a trap for its first epochs,
-  answering only the sums where an operand has at most three digits (0.355 after 6 epochs, 0.740 after 20).
-  On half the units neither seed 0 nor seed 1 trapped (0.414 and 0.491 after epoch 3); seed 0 ended at
-  0.9981 val exact match, the units digit of those sums right every time on 20,000 fresh problems; seed 1 at
-  0.9744, missing the units digit of the sums of 26-28 digits together (0.07-0.10 right), the queries whose
-  first digit comes after two padding characters or fewer: not yet a recipe that holds on every seed.
+- lstm_bias_init = 'chrono' with chrono_fraction = 0.5: half of every LSTM layer's units (encoder and decoder)
+  start with chrono's gate biases (forget biases log u, u drawn between 1 and the layer's steps less one, input
+  biases their negatives), the other half with Keras' (forget 1, the rest 0); the same parameters. With Keras'
+  biases on every unit, over 25 epochs, seed 2 ended at 0.9951 val exact match but seed 0 at 0.9348, its units
+  digit of the sums of 24-28 digits together right 0.06-0.15 of the time: the first characters the encoder read,
+  24 or more steps before its last, lost (a 10-step lead-in moved nothing: it is the distance). Chrono's biases on
+  every unit ended seed 0 at 0.9986 but left seed 1 in a trap for its first epochs, answering only the sums where
+  an operand has at most three digits (0.355 after 6 epochs, 0.740 after 20). On half the units neither seed 0 nor
+  seed 1 trapped (0.414 and 0.491 after epoch 3); seed 0 ended at 0.9981 val exact match, the units digit of those
+  sums right every time on 20,000 fresh problems; seed 1 at 0.9744, missing the units digit of the sums of 26-28
+  digits together (0.07-0.10 right), the queries whose first digit comes after two padding characters or fewer:
+  not yet a recipe that holds on every seed.
 - reverse_answer: the answer is written least significant digit first ("695" for 596), so that each answer
   position always holds the same power of ten and the decoder meets the carries in the order they arise.
   The problems, the splits and exact match are those of the seed; only the order of the answer's characters
