@@ -57,6 +57,9 @@ def base_config() -> ml_collections.ConfigDict:
   # The encoder reads each query without its padding (not in the seed): every query's first character is read
   # from the same state. The same parameters and data; see AdditionLSTM.skip_padding.
   config.encoder_skip_padding = False
+  # Characters the encoder reads per step (not in the seed: 1): with k, a query takes 1/k of the steps and
+  # the encoder's input kernel has k * vocabulary rows. See AdditionLSTM.chars_per_step.
+  config.encoder_chars_per_step = 1
 
   # Optimisation. Keras' Adam defaults (epsilon 1e-7) so the reproduction optimises as the seed did.
   config.batch_size = 32
@@ -140,7 +143,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
       _require(config, name, isinstance(value, str), 'a string')
 
   for name in ('digits', 'hidden_size', 'num_layers', 'num_epochs', 'steps_per_call', 'eval_batch_size',
-               'checkpoints_to_keep', 'batch_size', 'scan_unroll', 'num_seeds'):
+               'checkpoints_to_keep', 'batch_size', 'scan_unroll', 'num_seeds', 'encoder_chars_per_step'):
     _require(config, name, config[name] >= 1, 'an integer >= 1')
   for name in ('warmup_steps', 'seed', 'num_samples_to_print', 'microbatch_size', 'encoder_lead_in'):
     _require(config, name, config[name] >= 0, 'an integer >= 0')

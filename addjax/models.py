@@ -2,11 +2,12 @@
 
 Each LSTM layer keeps Keras' parameters and initialisation (glorot-uniform input kernel, orthogonal
 recurrent kernel, zero bias but 1 for the forget gate; gates in Keras' order i, f, c, o), so parameter
-counts match Keras and the reproduction starts where the seed started. Five options leave the seed's model:
+counts match Keras and the reproduction starts where the seed started. Six options leave the seed's model:
 residual decoder layers (AdditionLSTM.residual), padding read before each query (AdditionLSTM.lead_in), a
 bidirectional encoder (AdditionLSTM.bidirectional), an encoder that leaves each query's padding out
-(AdditionLSTM.skip_padding) and chrono initialisation of the gates (chrono_lstm_bias_init,
-chrono_forget_lstm_bias_init), in every layer or in the encoder alone (AdditionLSTM.encoder_bias_init).
+(AdditionLSTM.skip_padding), an encoder that reads several characters a step (AdditionLSTM.chars_per_step)
+and chrono initialisation of the gates (chrono_lstm_bias_init, chrono_forget_lstm_bias_init), in every layer
+or in the encoder alone (AdditionLSTM.encoder_bias_init).
 
 Speed (the model is small, so time goes to the sequential recurrence): the input projections are taken out
 of the recurrence, so inside the time loop only h @ U and the gate arithmetic remain; and with
@@ -361,13 +362,21 @@ class AdditionLSTM(nn.Module):
   # after as many padding steps as the query is short, so the longest queries, the rarest, start from states
   # no other query starts from. The same parameters and steps; only which steps read padding changes.
   skip_padding: bool = False
+  # Characters the encoder reads per step. With k > 1, step t reads characters k*t .. k*t + k - 1 (after the
+  # lead-in), their one-hot vectors side by side: the query takes 1/k of the steps, and the character read
+  # first is 1/k as many steps from the encoder's last state (the distance the longest sums fail on; README,
+  # "Where the models fail"). The input kernel has k * vocabulary rows; padding to a multiple of k goes
+  # after the query, inside its last step.
+  chars_per_step: int = 1
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
                              matmul_dtype=self.matmul_dtype, bias_init=self.bias_init,
                              chrono_fraction=self.chrono_fraction)
-    encoder = functools.partial(lstm, vocab_size=data.VOCAB_SIZE, bias_init=self.encoder_bias_init or self.bias_init)
+    # Token ids gathered from the kernel's rows, or (several characters a step) one-hot rows side by side.
+    vocab_size = data.VOCAB_SIZE if self.chars_per_step == 1 else None
+    encoder = functools.partial(lstm, vocab_size=vocab_size, bias_init=self.encoder_bias_init or self.bias_init)
     encoded = self._encode(encoder(name='encoder'), queries)
     if self.bidirectional:
       backward = self._encode(encoder(name='encoder_backward'), queries[:, ::-1])
@@ -391,9 +400,18 @@ class AdditionLSTM(nn.Module):
       last = jnp.sum(~is_pad, axis=1) - 1
     if self.lead_in:
       queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
-    hidden_states = encoder(queries.T)
+      last = last + self.lead_in
+    if self.chars_per_step == 1:
+      hidden_states = encoder(queries.T)
+    else:
+      k = self.chars_per_step
+      batch, width = queries.shape
+      queries = jnp.pad(queries, ((0, 0), (0, -width % k)), constant_values=data.PAD_ID)
+      one_hot = jax.nn.one_hot(queries, data.VOCAB_SIZE, dtype=jnp.float32)
+      hidden_states = encoder(one_hot.reshape(batch, -1, k * data.VOCAB_SIZE).transpose(1, 0, 2))
+      last = last // k
     if self.skip_padding:
-      return hidden_states[last + self.lead_in, jnp.arange(queries.shape[0])]
+      return hidden_states[last, jnp.arange(queries.shape[0])]
     return hidden_states[-1]
 
 
@@ -403,4 +421,4 @@ def from_config(config) -> AdditionLSTM:
                       bias_init=config.lstm_bias_init, encoder_bias_init=config.encoder_bias_init or None,
                       chrono_fraction=config.chrono_fraction, residual=config.decoder_residual,
                       lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional,
-                      skip_padding=config.encoder_skip_padding)
+                      skip_padding=config.encoder_skip_padding, chars_per_step=config.encoder_chars_per_step)

@@ -462,7 +462,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       'learning_rate': config.learning_rate, 'lr_schedule': config.lr_schedule, 'reverse': config.reverse,
       'reverse_answer': config.reverse_answer, 'decoder_residual': config.decoder_residual,
       'encoder_lead_in': config.encoder_lead_in, 'encoder_bidirectional': config.encoder_bidirectional,
-      'encoder_skip_padding': config.encoder_skip_padding,
+      'encoder_skip_padding': config.encoder_skip_padding, 'encoder_chars_per_step': config.encoder_chars_per_step,
       'parameters': cost.parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [shown_path(path) for _, path, _ in finished],

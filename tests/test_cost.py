@@ -11,12 +11,13 @@ from addjax import models
 from addjax import train
 
 
-@pytest.mark.parametrize('num_layers, hidden_size, digits, bidirectional', [
-    (1, 128, 3, False), (2, 16, 5, False), (4, 32, 9, False), (3, 8, 2, False), (1, 128, 3, True), (3, 8, 2, True)])
-def test_parameter_count_equals_the_real_models(num_layers, hidden_size, digits, bidirectional):
+@pytest.mark.parametrize('num_layers, hidden_size, digits, bidirectional, chars_per_step', [
+    (1, 128, 3, False, 1), (2, 16, 5, False, 1), (4, 32, 9, False, 1), (3, 8, 2, False, 1), (1, 128, 3, True, 1),
+    (3, 8, 2, True, 1), (3, 16, 14, False, 2), (2, 8, 5, True, 3)])
+def test_parameter_count_equals_the_real_models(num_layers, hidden_size, digits, bidirectional, chars_per_step):
   config = config_lib.base_config()
   config.num_layers, config.hidden_size, config.digits = num_layers, hidden_size, digits
-  config.encoder_bidirectional = bidirectional
+  config.encoder_bidirectional, config.encoder_chars_per_step = bidirectional, chars_per_step
   queries = jax.numpy.zeros((2, data.query_length(digits)), jax.numpy.uint8)
   params = jax.eval_shape(models.from_config(config).init, jax.random.key(0), queries)['params']
   assert cost.parameter_count(config) == sum(x.size for x in jax.tree.leaves(params))
@@ -35,6 +36,11 @@ def test_flops_count_the_seeds_three_digit_model_by_hand():
   config.encoder_bidirectional = True  # A second encoder, and a decoder input of twice the width.
   assert cost.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent + 2 * recurrent + (
       9 * recurrent + recurrent)
+  config.encoder_bidirectional, config.encoder_chars_per_step = False, 2
+  # 9 characters in 5 steps of two (the last one's second is padding), each step a recurrent matmul and a
+  # projection of 2 x 12 one-hot features.
+  assert cost.flops_per_example(config)['forward'] == forward + 2 * 4 * 2 * recurrent - 7 * recurrent + (
+      5 * (recurrent + 2 * 24 * 512))
 
 
 def test_flops_match_xla_cost_analysis_of_the_forward_pass():

@@ -99,11 +99,12 @@ def test_config_accepts_exactly_the_models_bias_inits():
 
 
 def reference_forward(params, queries, digits, num_layers, residual=False, bidirectional=False,
-                      backward_reversed=True):
+                      backward_reversed=True, chars_per_step=1):
   """The Keras model written plainly: one-hot input, a step loop, RepeatVector as a real repeat; with
   `residual`, each decoder layer after the first adds its input to its output; with `bidirectional`, the
   last state of params['encoder_backward'] over the reversed query (over the query as it is, if not
-  `backward_reversed`) is concatenated to the encoder's."""
+  `backward_reversed`) is concatenated to the encoder's; with `chars_per_step` k, the encoders read k
+  characters' one-hot vectors side by side a step, padding after the query to a multiple of k."""
 
   def lstm(layer, inputs):  # inputs [batch, time, features]
     h = c = jnp.zeros((inputs.shape[0], 128))
@@ -116,10 +117,14 @@ def reference_forward(params, queries, digits, num_layers, residual=False, bidir
       outputs.append(h)
     return jnp.stack(outputs, axis=1)
 
-  x = jax.nn.one_hot(queries, data.VOCAB_SIZE)
-  encoded = lstm(params['encoder'], x)[:, -1]
+  def steps(queries):  # [batch, width] -> [batch, steps, chars_per_step * vocabulary]
+    pad = np.full((queries.shape[0], -queries.shape[1] % chars_per_step), data.PAD_ID)
+    x = jax.nn.one_hot(jnp.concatenate([queries, pad], axis=1), data.VOCAB_SIZE)
+    return x.reshape(queries.shape[0], -1, chars_per_step * data.VOCAB_SIZE)
+
+  encoded = lstm(params['encoder'], steps(queries))[:, -1]
   if bidirectional:
-    backward = lstm(params['encoder_backward'], x[:, ::-1] if backward_reversed else x)[:, -1]
+    backward = lstm(params['encoder_backward'], steps(queries[:, ::-1] if backward_reversed else queries))[:, -1]
     encoded = jnp.concatenate([encoded, backward], axis=-1)
   x = jnp.repeat(encoded[:, None], data.answer_length(digits), axis=1)
   for layer in range(num_layers):
@@ -198,6 +203,29 @@ def test_skip_padding_reads_each_query_without_its_padding(lstm_impl, bidirectio
   plain = models.AdditionLSTM(digits=digits, num_layers=num_layers, lstm_impl=lstm_impl, lead_in=lead_in,
                               bidirectional=bidirectional)
   assert not np.allclose(plain.apply({'params': params}, queries), got, atol=1e-3)
+
+
+@pytest.mark.parametrize('lstm_impl, bidirectional, lead_in, skip_padding', [
+    ('fused', False, 0, False), ('scan', False, 1, False), ('fused', True, 0, False), ('fused', False, 3, True)])
+def test_an_encoder_reading_two_characters_a_step(lstm_impl, bidirectional, lead_in, skip_padding):
+  digits, num_layers = 3, 2  # Queries of 7 characters: the last step of two reads one character and padding.
+  model = models.AdditionLSTM(digits=digits, num_layers=num_layers, lstm_impl=lstm_impl, lead_in=lead_in,
+                              bidirectional=bidirectional, skip_padding=skip_padding, chars_per_step=2)
+  queries, _ = data.generate(8, digits, seed=3)
+  params = random_params(model.init(jax.random.key(0), queries)['params'])
+  assert params['encoder']['kernel'].shape == (2 * data.VOCAB_SIZE, 4 * 128)
+  got = jax.jit(model.apply)({'params': params}, queries)
+  for row, query in enumerate(queries):
+    read = query[query != data.PAD_ID] if skip_padding else query
+    alone = np.concatenate([np.full(lead_in, data.PAD_ID, np.uint8), read])
+    want = reference_forward(params, jnp.asarray(alone[None], jnp.int32), digits, num_layers,
+                             bidirectional=bidirectional, chars_per_step=2)
+    np.testing.assert_allclose(got[row], want[0], atol=1e-5, rtol=1e-5)
+  if not (bidirectional or skip_padding):
+    # Pairs, not one character a step with half the kernel unused: reading one a step gives other answers.
+    first_half = params | {'encoder': params['encoder'] | {'kernel': params['encoder']['kernel'][:data.VOCAB_SIZE]}}
+    one_a_step = reference_forward(first_half, jnp.asarray(queries, jnp.int32), digits, num_layers)
+    assert not np.allclose(got, one_a_step, atol=1e-3)
 
 
 def test_skip_padding_gradients_of_fused_and_scan_agree():
