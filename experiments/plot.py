@@ -314,7 +314,7 @@ def run_title(evaluation: dict[str, Any], path: str, metric: str) -> str:
   problems = evaluation['num_problems']
   overall = evaluation[metric]
   return (f'{name}: {digits} digits, {layers}, seed {evaluation["model_seed"]}\n'
-          f'step {evaluation["step"]}, {problems:,} problem{"s" if problems != 1 else ""}: {metric} '
+          f'after epoch {evaluation["step"]}, {problems:,} problem{"s" if problems != 1 else ""}: {metric} '
           f'{cell_text(math.nan if overall is None else overall)}')
 
 

@@ -339,7 +339,7 @@ def test_lengths_command_plots_the_real_evaluation(evaluated_run, tmp_path):
   assert ax.images[0].get_clim() == (0.0, 1.0)
   title = ax.get_title()
   assert 'tiny_run: 2 digits, 1 layer, seed 0' in title
-  assert f'step 12, 300 problems: char_accuracy {plot.cell_text(evaluation["char_accuracy"])}' in title
+  assert f'after epoch 12, 300 problems: char_accuracy {plot.cell_text(evaluation["char_accuracy"])}' in title
   assert fig.axes[-1].get_ylabel() == 'char_accuracy'  # the colour bar
   plot.pyplot().close(fig)
 
