@@ -24,6 +24,11 @@ def base_config() -> ml_collections.ConfigDict:
   # Show each training pair as drawn ("a+b") or swapped ("b+a"), a coin flip per example and epoch. The same
   # pairs, never a validation one: an augmentation, not more data.
   config.swap_augment = False
+  # The share of each epoch's draws spread evenly over the training queries' counts of digits together (not
+  # in the seed; 0: every example once per epoch, shuffled). Above 0 an epoch is as many draws, with
+  # replacement, each by data.length_balanced_probabilities: the rare longest (and shortest) sums are shown
+  # more often, the others less; the same examples, and the training metrics are those of the draws.
+  config.length_balance = 0.0
 
   # Model.
   config.hidden_size = 128
@@ -173,6 +178,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config, 'encoder_bias_init', config.encoder_bias_init in ('',) + BIAS_INITS,
            ' or '.join(map(repr, ('',) + BIAS_INITS)) + " ('': lstm_bias_init's)")
   _require(config, 'chrono_fraction', 0 < config.chrono_fraction <= 1, 'a number in (0, 1]')
+  _require(config, 'length_balance', 0 <= config.length_balance <= 1, 'a number in [0, 1]')
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')
   for name in ('adam_b1', 'adam_b2'):

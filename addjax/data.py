@@ -145,6 +145,35 @@ def make_splits(config: Any) -> dict[str, np.ndarray]:
   }
 
 
+def digits_together(queries: np.ndarray) -> np.ndarray:
+  """The digits of both operands together of each query [..., width] (token ids), as int32 [...]."""
+  return np.sum(queries >= ZERO_ID, axis=-1, dtype=np.int32)
+
+
+def length_balanced_probabilities(queries: np.ndarray, balance: float) -> np.ndarray:
+  """Each query's chance of a draw: `balance` of the mass spread evenly over the counts of digits together,
+  evenly within each count, and the rest evenly over the queries.
+
+  With balance 0 every query is as likely as any other, the seed's distribution (where the sums of 2 or 28
+  digits together of 14-digit operands are 1 in 196); with 1 each count of digits together that occurs is
+  drawn as often as any other.
+
+  Args:
+    queries: token ids [num_examples, width], or [num_seeds, num_examples, width] (one set per seed).
+    balance: in [0, 1].
+
+  Returns:
+    float64 [num_examples] (or [num_seeds, num_examples]), each row summing to 1.
+  """
+  if queries.ndim == 3:
+    return np.stack([length_balanced_probabilities(q, balance) for q in queries])
+  together = digits_together(queries)
+  counts = np.bincount(together)
+  num_lengths = np.count_nonzero(counts)
+  balanced = 1.0 / (num_lengths * counts[together])
+  return (1.0 - balance) / len(queries) + balance * balanced
+
+
 def swap_operands(queries: np.ndarray, reverse: bool) -> np.ndarray:
   """The queries "b+a" of queries "a+b" [n, 2*digits+1], laid out alike: the same problems, the same answers.
 

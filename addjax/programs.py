@@ -82,31 +82,47 @@ def chunk_layout(num_steps: int, steps_per_call: int) -> tuple[int, int]:
 
 
 def make_epoch_batches(num_examples: int, batch_size: int, num_chunks: int, chunk_steps: int,
-                       mesh: Mesh | None = None, num_seeds: int = 1) -> Callable:
-  """key -> (indices, weights) [num_chunks, chunk_steps, batch]: a shuffle, padded with weight-0 slots.
+                       mesh: Mesh | None = None, num_seeds: int = 1,
+                       probabilities: np.ndarray | None = None) -> Callable:
+  """key -> (indices, weights) [num_chunks, chunk_steps, batch]: an epoch's draws, padded with weight-0 slots.
 
   key: a typed key or its raw key data. With num_seeds > 1, keys [num_seeds] give indices [num_seeds, ...],
-  one shuffle per seed, and one weights array that every seed shares. With a mesh, the indices come out split
+  one draw per seed, and one weights array that every seed shares. With a mesh, the indices come out split
   over its 'data' axis along the batch, the weights replicated (each step reads them whole: see
   make_train_chunk).
+
+  probabilities: None for a shuffle (every example once, in a random order); else each example's chance
+  [num_examples] ([num_seeds, num_examples] with several seeds) of each of the epoch's num_examples draws,
+  drawn with replacement (data.length_balanced_probabilities).
   """
   padded = num_chunks * chunk_steps * batch_size
   shape = (num_chunks, chunk_steps, batch_size)
 
-  def shuffle(key):
-    order = jax.random.permutation(rng.as_key(key), num_examples)
+  def draw(key, p):
+    key = rng.as_key(key)
+    if p is None:
+      order = jax.random.permutation(key, num_examples)
+    else:
+      order = jax.random.choice(key, num_examples, (num_examples,), replace=True, p=p)
     return jnp.zeros((padded,), jnp.int32).at[:num_examples].set(order).reshape(shape)
 
-  def epoch_batches(key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    indices = shuffle(key) if num_seeds == 1 else jax.vmap(shuffle)(key)
+  def epoch_batches(key: jax.Array, p: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    indices = draw(key, p) if num_seeds == 1 else jax.vmap(draw)(key, p)
     weights = (jnp.arange(padded) < num_examples).astype(jnp.float32)
     return indices, weights.reshape(shape)
 
+  if probabilities is not None:
+    probabilities = np.asarray(probabilities, np.float32)
   if mesh is None:
-    return jax.jit(epoch_batches)
-  index_ndim = len(shape) + (num_seeds > 1)
-  out_shardings = (sharding.batch_sharded(mesh, index_ndim), sharding.replicated(mesh))
-  return jax.jit(epoch_batches, out_shardings=out_shardings)
+    jitted = jax.jit(epoch_batches)
+    probabilities = None if probabilities is None else jnp.asarray(probabilities)
+  else:
+    index_ndim = len(shape) + (num_seeds > 1)
+    out_shardings = (sharding.batch_sharded(mesh, index_ndim), sharding.replicated(mesh))
+    jitted = jax.jit(epoch_batches, out_shardings=out_shardings)
+    if probabilities is not None:
+      probabilities = sharding.put(probabilities, sharding.replicated(mesh))
+  return lambda key: jitted(key, probabilities)
 
 
 def make_swap_augment(mesh: Mesh, num_seeds: int = 1) -> Callable:

@@ -149,7 +149,10 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
   # --- Compile once, ahead of the loop, so epoch timings are steady-state. ---
   num_steps = state_lib.steps_per_epoch(config)
   num_chunks, chunk_steps = programs.chunk_layout(num_steps, config.steps_per_call)
-  epoch_batches = make_epoch_batches(num_train, config.batch_size, num_chunks, chunk_steps, mesh, num_seeds)
+  probabilities = (data.length_balanced_probabilities(splits['train_queries'], config.length_balance)
+                   if config.length_balance else None)
+  epoch_batches = make_epoch_batches(num_train, config.batch_size, num_chunks, chunk_steps, mesh, num_seeds,
+                                     probabilities)
   compile_start = time.time()
   indices, weights = epoch_batches(rng.seed_keys(config, lambda seed: epoch_key(seed, 0)))
   chunk_args = (train_queries, train_answers, indices, weights, 0)

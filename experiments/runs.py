@@ -463,6 +463,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       'reverse_answer': config.reverse_answer, 'decoder_residual': config.decoder_residual,
       'encoder_lead_in': config.encoder_lead_in, 'encoder_bidirectional': config.encoder_bidirectional,
       'encoder_skip_padding': config.encoder_skip_padding, 'encoder_chars_per_step': config.encoder_chars_per_step,
+      'length_balance': config.length_balance,
       'parameters': cost.parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [shown_path(path) for _, path, _ in finished],

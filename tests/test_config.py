@@ -62,6 +62,7 @@ def test_every_config_file_validates():
     ('microbatch_size', -1, 'config.microbatch_size'),
     ('encoder_lead_in', -1, 'an integer >= 0'),
     ('encoder_chars_per_step', 0, 'an integer >= 1'),
+    ('length_balance', 1.5, 'a number in [0, 1]'),
     ('microbatch_size', 24, 'a divisor of 32'),  # The base config's batch of 32 on one device.
 ])
 def test_validate_rejects_impossible_values_naming_the_field(field, value, fragment):

@@ -325,3 +325,20 @@ def test_swap_operands_lays_out_b_plus_a(digits, reverse):
     a, b = data.query_text(query, reverse).split('+')
     np.testing.assert_array_equal(row, data.encode_query(b, a, digits, reverse))
   np.testing.assert_array_equal(data.swap_operands(swapped, reverse), queries)
+
+
+def test_length_balanced_probabilities_spread_mass_over_counts_of_digits_together():
+  queries, _ = data.generate(5_000, 5, seed=0)
+  together = data.digits_together(queries)
+  assert together.min() == 2 and together.max() == 10
+  np.testing.assert_array_equal(together[:3], [sum(c.isdigit() for c in data.decode(q)) for q in queries[:3]])
+  plain = data.length_balanced_probabilities(queries, 0.0)
+  np.testing.assert_allclose(plain, 1 / len(queries))
+  balanced = data.length_balanced_probabilities(queries, 1.0)
+  mass = [balanced[together == count].sum() for count in range(2, 11)]
+  np.testing.assert_allclose(mass, 1 / 9)  # Each of the 9 counts 2..10 alike.
+  half = data.length_balanced_probabilities(queries, 0.5)
+  np.testing.assert_allclose(half, (plain + balanced) / 2)
+  assert half.sum() == pytest.approx(1.0)
+  per_seed = data.length_balanced_probabilities(np.stack([queries, queries[::-1]]), 0.5)
+  np.testing.assert_allclose(per_seed, np.stack([half, half[::-1]]))

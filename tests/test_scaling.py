@@ -93,6 +93,13 @@ def test_num_seeds_writes_a_list_per_metric_and_each_seed_is_its_lone_run(three_
   assert lone[-1]['train_loss'] == pytest.approx(records[-1]['train_loss'][2], rel=1e-5)
 
 
+def test_length_balanced_draws_of_a_num_seeds_run_are_each_seeds_lone_draws(tmp_path):
+  records = train.train_and_evaluate(tiny_config(num_seeds=2, num_epochs=1, length_balance=0.7), str(tmp_path / 'k'))
+  lone = train.train_and_evaluate(tiny_config(seed=1, num_epochs=1, length_balance=0.7), str(tmp_path / 'lone'))
+  assert_same_metrics(lone, seed_of(records, 1))
+  assert lone[-1]['train_loss'] == pytest.approx(records[-1]['train_loss'][1], rel=1e-5)
+
+
 def test_a_num_seeds_run_resumes_exactly_and_refuses_another_num_seeds(three_seeds, tmp_path):
   straight_dir, straight = three_seeds
   # As if killed after epoch 2's line was written but before its checkpoint committed.

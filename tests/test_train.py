@@ -59,6 +59,33 @@ def test_epoch_batches_visit_every_example_once_and_pad_with_zero_weight():
   assert not np.array_equal(indices, np.asarray(other).reshape(-1))  # Each epoch its own shuffle.
 
 
+def test_length_balanced_epoch_batches_draw_by_the_probabilities_with_replacement():
+  num_examples, batch_size = 2_000, 40
+  num_chunks, chunk_steps = programs.chunk_layout(num_examples // batch_size, steps_per_call=10)
+  probabilities = np.zeros(num_examples)
+  probabilities[:10], probabilities[10:100] = 0.5 / 10, 0.5 / 90  # Two groups, half the draws each.
+  make = train.make_epoch_batches(num_examples, batch_size, num_chunks, chunk_steps, probabilities=probabilities)
+  indices, weights = (np.asarray(x).reshape(-1) for x in make(train.epoch_key(0, 1)))
+  drawn = indices[weights == 1]
+  assert len(drawn) == num_examples and drawn.max() < 100  # As many draws, none of probability 0.
+  assert 0.45 < np.mean(drawn < 10) < 0.55
+  assert len(np.unique(drawn)) < len(drawn)  # With replacement.
+  other, _ = make(train.epoch_key(0, 2))
+  assert not np.array_equal(indices, np.asarray(other).reshape(-1))
+  # The same key, the same draws: what a resumed run relies on.
+  np.testing.assert_array_equal(indices, np.asarray(make(train.epoch_key(0, 1))[0]).reshape(-1))
+
+
+def test_a_length_balanced_run_learns_and_resumes_exactly(tmp_path):
+  straight = train.train_and_evaluate(tiny_config(num_epochs=3, length_balance=0.5), str(tmp_path / 'straight'))
+  train.train_and_evaluate(tiny_config(num_epochs=2, length_balance=0.5), str(tmp_path / 'resumed'))
+  resumed = train.train_and_evaluate(tiny_config(num_epochs=3, length_balance=0.5), str(tmp_path / 'resumed'))
+  assert without_timing(resumed) == without_timing(straight)
+  assert straight[-1]['train_loss'] < 0.8 * straight[0]['train_loss']
+  shuffled = train.train_and_evaluate(tiny_config(num_epochs=1), str(tmp_path / 'shuffled'))
+  assert shuffled[0]['train_loss'] != pytest.approx(straight[0]['train_loss'], rel=1e-6)  # The draws differ.
+
+
 def test_one_training_step_lowers_the_loss():
   config = tiny_config(batch_size=32)
   model, tx = models.from_config(config), train.create_optimizer(config)
