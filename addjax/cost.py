@@ -41,9 +41,9 @@ def flops_per_example(config: ml_collections.ConfigDict) -> dict[str, float]:
   """Matmul FLOPs of one example (a multiply-add is 2), forward and forward + backward.
 
   The encoder's one-hot projection is a gather, not a matmul (with several characters a step, a matmul of
-  the one-hot rows side by side, counted); the first decoder layer's input is the same
-  vector at every step, so it is projected once. Gate arithmetic is left out: XLA's own count of the forward
-  pass is 8% higher at hidden 128, 4% at 256. Backward is twice forward: each matmul has two cotangents.
+  the one-hot rows side by side, counted); the first decoder layer's input is the same vector at every step,
+  so it is projected once. Gate arithmetic is left out: XLA's own count of the forward pass is 8% higher at
+  hidden 128, 4% at 256. Backward is twice forward: each matmul has two cotangents.
 
   Args:
     config: a run's config (hidden_size, digits, encoder_lead_in, encoder_bidirectional,
