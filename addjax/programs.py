@@ -111,18 +111,15 @@ def make_epoch_batches(num_examples: int, batch_size: int, num_chunks: int, chun
     weights = (jnp.arange(padded) < num_examples).astype(jnp.float32)
     return indices, weights.reshape(shape)
 
-  if probabilities is not None:
-    probabilities = np.asarray(probabilities, np.float32)
   if mesh is None:
-    jitted = jax.jit(epoch_batches)
-    probabilities = None if probabilities is None else jnp.asarray(probabilities)
+    jitted, place = jax.jit(epoch_batches), jnp.asarray
   else:
     index_ndim = len(shape) + (num_seeds > 1)
     out_shardings = (sharding.batch_sharded(mesh, index_ndim), sharding.replicated(mesh))
     jitted = jax.jit(epoch_batches, out_shardings=out_shardings)
-    if probabilities is not None:
-      probabilities = sharding.put(probabilities, sharding.replicated(mesh))
-  return lambda key: jitted(key, probabilities)
+    place = functools.partial(sharding.put, sharding=sharding.replicated(mesh))
+  p = None if probabilities is None else place(np.asarray(probabilities, np.float32))
+  return lambda key: jitted(key, p)
 
 
 def make_swap_augment(mesh: Mesh, num_seeds: int = 1) -> Callable:
