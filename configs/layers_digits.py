@@ -26,8 +26,9 @@ about. RECIPES[digits] sets the rest:
   answer in natural order. Measured: 0.99 in epoch 3-4, 0.9999 after 5, seeds 0-2, one decoder layer. With
   this file's settings but the padding read, one layer, seed 0: 0.9718, 0.9996 and 0.9999 after epochs 3, 4
   and 5.
-- 7 digits: NOT MEASURED with this file's settings: between the 5- and 9-digit recipes, the 9-digit one's data
-  and epochs. Measured without reverse_answer and the lead-in, one layer, seed 0, 700,000 examples over 6
+- 7 digits: between the 5- and 9-digit recipes, 600,000 examples over 8 epochs at 4e-3 with 500 warm-up steps.
+  Measured in the sweep, one layer, seeds 0 and 1: 0.9999 and 0.9998 val exact match, 0.99 in epochs 5 and 6,
+  ~10 min a run on one core. Earlier, without reverse_answer and the lead-in, one layer, seed 0, 700,000 examples over 6
   epochs at 4e-3: 0.9815 val exact match (0.9971 char; 0.908, 0.966, 0.981 after epochs 3, 4, 5; 11.5 min on
   one core); both levers sped every longer recipe up.
 - 9 digits: 600,000 examples over 10 epochs at 3e-3 with 1,000 warm-up steps. Measured, one layer, seeds
@@ -62,7 +63,7 @@ RECIPE_FIELD = 'digits'
 RECIPES = {
     3: {'training_size': 50_000, 'num_epochs': 5, 'learning_rate': 1e-2, 'warmup_steps': 100},
     5: {'training_size': 550_000, 'num_epochs': 5, 'learning_rate': 5e-3, 'warmup_steps': 300},
-    7: {'training_size': 600_000, 'num_epochs': 8, 'learning_rate': 4e-3, 'warmup_steps': 500},  # unmeasured
+    7: {'training_size': 600_000, 'num_epochs': 8, 'learning_rate': 4e-3, 'warmup_steps': 500},
     9: {'training_size': 600_000, 'num_epochs': 10, 'learning_rate': 3e-3, 'warmup_steps': 1_000},
 }
 
