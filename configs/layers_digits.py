@@ -28,9 +28,9 @@ about. RECIPES[digits] sets the rest:
   and 5.
 - 7 digits: between the 5- and 9-digit recipes, 600,000 examples over 8 epochs at 4e-3 with 500 warm-up steps.
   Measured in the sweep, one layer, seeds 0 and 1: 0.9999 and 0.9998 val exact match, 0.99 in epochs 5 and 6,
-  ~10 min a run on one core. Earlier, without reverse_answer and the lead-in, one layer, seed 0, 700,000 examples over 6
-  epochs at 4e-3: 0.9815 val exact match (0.9971 char; 0.908, 0.966, 0.981 after epochs 3, 4, 5; 11.5 min on
-  one core); both levers sped every longer recipe up.
+  ~10 min a run on one core. Without reverse_answer and the lead-in, one layer, seed 0, 700,000 examples over
+  6 epochs at 4e-3: 0.9815 val exact match (0.9971 char; 0.908, 0.966, 0.981 after epochs 3, 4, 5; 11.5 min
+  on one core); both levers sped every longer recipe up.
 - 9 digits: 600,000 examples over 10 epochs at 3e-3 with 1,000 warm-up steps. Measured, one layer, seeds
   0-2 (2026-12-01): 0.9971, 0.9996 and 0.9994 val exact match, 0.99 in epochs 8, 7 and 7; on 5,000 fresh
   problems 10, 3 and 6 wrong, 3, 0 and 0 of the ~45 sums of 9 + 9 digits among them. The path there, one
