@@ -1,6 +1,6 @@
 """Measures a trained run on problems it never trained on.
 
-  python -m addjax.evaluate --workdir W [--step N] [--model_seed S] [--num N] [--seed S]
+  python -m addjax.evaluate --workdir W [--step N] [--model_seed S] [--num N] [--seed S] [--encoder_lead_in K]
 
 The problems are drawn as data.generate draws them (operand lengths uniform, no unordered pair twice), then
 every one whose unordered pair is in the run's training split is dropped: the run's data set is generated
@@ -15,6 +15,11 @@ Prints char_accuracy (Keras' per-position accuracy, padding included) and seq_ac
 whole answer), overall and by operand lengths, and the accuracy of each digit of the answer (units, tens, ...)
 by the operands' digits together: which digits of which sums the model gets wrong. Writes them to
 W/evaluation.json (of a num_seeds run, W/evaluation_seed<S>.json for the model of seed S).
+
+--encoder_lead_in K answers with K padding steps before each query instead of the run's lead-in, with the same
+parameters: every character reaches the encoder K - lead-in steps later (or earlier), which shows at which of
+its steps the model can read a query's characters. Written to W/evaluation_lead_in<K>.json (of a num_seeds
+run, evaluation_seed<S>_lead_in<K>.json), beside the run's own.
 """
 
 import json
@@ -157,6 +162,7 @@ def evaluate(run: inference.Run, num: int, seed: int) -> dict[str, Any]:
       'model_seed': run.model_seed,
       'digits': config.digits,
       'seed': seed,
+      'encoder_lead_in': config.encoder_lead_in,
       'num_requested': num,
       **counts,
       **accuracies(predictions, answers),
@@ -179,7 +185,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
   grid of each answer digit's accuracy by digits together."""
   num, digits = result['num_problems'], result['digits']
   lines = [f'{num:,} fresh problems ({digits} digits, seed {result["seed"]}) for {result["workdir"]} at step '
-           f'{result["step"]}, model seed {result["model_seed"]}: none in its training split '
+           f'{result["step"]}, model seed {result["model_seed"]}, encoder lead-in {result["encoder_lead_in"]}: '
+           f'none in its training split '
            f'({result["num_training_pairs"]:,} pairs); {result["num_in_val_split"]:,} are validation '
            'problems']
   if result['exhausted']:
@@ -209,12 +216,15 @@ def report_lines(result: dict[str, Any]) -> list[str]:
   return lines
 
 
-def result_path(run: inference.Run) -> str:
-  """Where the evaluation of run's model goes: workdir/evaluation.json, or one file per model seed."""
-  if run.config.num_seeds == 1:
-    return os.path.join(run.workdir, RESULT_FILE)
+def result_path(run: inference.Run, lead_in: int | None = None) -> str:
+  """Where the evaluation of run's model goes: workdir/evaluation.json, or one file per model seed, and per
+  lead-in when the model answered with one other than its run's (`lead_in`)."""
   stem, extension = os.path.splitext(RESULT_FILE)
-  return os.path.join(run.workdir, f'{stem}_seed{run.model_seed}{extension}')
+  if run.config.num_seeds > 1:
+    stem += f'_seed{run.model_seed}'
+  if lead_in is not None:
+    stem += f'_lead_in{lead_in}'
+  return os.path.join(run.workdir, stem + extension)
 
 
 def define_flags() -> None:
@@ -222,15 +232,20 @@ def define_flags() -> None:
   inference.define_run_flags()
   flags.DEFINE_integer('num', 10_000, 'Fresh problems to draw (fewer when fewer exist).', lower_bound=1)
   flags.DEFINE_integer('seed', 1, 'Seed of the draw of problems (the model: --model_seed).', lower_bound=0)
+  flags.DEFINE_integer('encoder_lead_in', None, 'Answer with this many padding steps before each query instead '
+                       "of the run's encoder_lead_in (the same parameters): at which of the encoder's steps the "
+                       'model can read a query\'s first characters. Written to evaluation_lead_in<K>.json.',
+                       lower_bound=0)
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments {argv[1:]}; accepted: --workdir DIR [--step N] [--model_seed S] '
-                    '[--num N] [--seed S]')
-  run = inference.load_from_flags()
+                    '[--num N] [--seed S] [--encoder_lead_in K]')
+  lead_in = FLAGS.encoder_lead_in
+  run = inference.load_from_flags(None if lead_in is None else {'encoder_lead_in': lead_in})
   result = evaluate(run, FLAGS.num, FLAGS.seed)
-  path = result_path(run)
+  path = result_path(run, lead_in)
   workdir_lib.write_atomic(path, json.dumps(result, indent=2) + '\n')
   for line in report_lines(result):
     print(line)

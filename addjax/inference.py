@@ -285,15 +285,21 @@ def define_run_flags() -> None:
                        'its seed, one of config.seed .. config.seed + K - 1; default: config.seed.')
 
 
-def load_from_flags() -> Run:
+def load_from_flags(model_overrides: dict[str, Any] | None = None) -> Run:
   """The Run that --workdir, --step and --model_seed name; a bad one ends the command in one line (exit 2).
 
   Also quiets the logs (cli.quiet_logs) and says in one line on stderr when a newer checkpoint could not be
   read.
+
+  Args:
+    model_overrides: config fields to set over the run's before its model is built, e.g.
+      {'encoder_lead_in': 5}: fields that change how the model is applied, not its parameters' shapes.
   """
   cli.quiet_logs()
   try:
-    run = load(FLAGS.workdir, FLAGS.step, model_seed=FLAGS.model_seed)
+    config = read_config(FLAGS.workdir)
+    config.update(model_overrides or {})
+    run = load(FLAGS.workdir, FLAGS.step, config=config, model_seed=FLAGS.model_seed)
   except InputError as e:
     cli.usage_error(str(e))
   say_note(run)

@@ -149,6 +149,7 @@ def test_a_model_of_a_num_seeds_run_is_evaluated_on_its_own_fresh_problems(two_s
     (['--workdir=/nonexistent/run'], 'no such directory'),
     (['surplus'], 'unexpected arguments'),
     (['--model_seed=1'], 'trained seed 0 only; accepted: 0'),
+    (['--encoder_lead_in=-1'], 'encoder_lead_in'),
 ])
 def test_bad_input_ends_in_one_line_and_exit_status_2(trained_workdir, args, fragment):
   result = run_module('evaluate', f'--workdir={trained_workdir}', *args)
@@ -156,3 +157,25 @@ def test_bad_input_ends_in_one_line_and_exit_status_2(trained_workdir, args, fra
   assert result.stderr.startswith('error: ') and fragment in result.stderr
   assert len(result.stderr.splitlines()) == 1
   assert not (trained_workdir / 'evaluation.json').exists()
+
+
+def test_another_encoder_lead_in_answers_with_the_same_parameters(trained_workdir, tmp_path):
+  workdir = tmp_path / 'run'
+  shutil.copytree(trained_workdir, workdir)  # The shared run stays as it was.
+  result = run_module('evaluate', f'--workdir={workdir}', '--num=300', '--seed=4', '--encoder_lead_in=6')
+  assert result.returncode == 0, result.stderr
+  assert 'encoder lead-in 6' in result.stdout and 'evaluation_lead_in6.json' in result.stdout
+  assert not (workdir / 'evaluation.json').exists()  # The run's own evaluation is another file.
+  output = json.loads((workdir / 'evaluation_lead_in6.json').read_text())
+  assert output['encoder_lead_in'] == 6
+
+  # The numbers are those of the run's parameters applied with six padding steps before each query.
+  config = inference.read_config(str(workdir))
+  assert config.encoder_lead_in == 0
+  own = inference.load(str(workdir))
+  config.encoder_lead_in = 6
+  shifted = inference.load(str(workdir), config=config)
+  queries, answers, _ = evaluate.fresh_problems(config, 300, seed=4)
+  predictions = shifted.predict_ids(queries)
+  assert output['char_accuracy'] == pytest.approx((predictions == answers).mean())
+  assert (predictions != own.predict_ids(queries)).any()  # The lead-in changed answers: the check is not vacuous.
