@@ -217,8 +217,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
 
 
 def result_path(run: inference.Run, lead_in: int | None = None) -> str:
-  """Where the evaluation of run's model goes: workdir/evaluation.json, or one file per model seed, and per
-  lead-in when the model answered with one other than its run's (`lead_in`)."""
+  """Where the evaluation of run's model goes: workdir/evaluation.json, or one file per model seed; with
+  `lead_in` (--encoder_lead_in, given), one file per lead-in beside them."""
   stem, extension = os.path.splitext(RESULT_FILE)
   if run.config.num_seeds > 1:
     stem += f'_seed{run.model_seed}'
