@@ -45,9 +45,7 @@ __all__ = ['NonFiniteLossError', 'RUN_KEYS', 'StorageError', 'create_optimizer',
 
 Record = report.Record
 
-# Keys of a metrics.jsonl line that describe the run as a whole: with num_seeds > 1 these stay single numbers,
-# every other key but 'epoch' is a list of num_seeds numbers, one per seed.
-RUN_KEYS = ('epoch', 'learning_rate', 'examples_per_sec', 'epoch_sec', 'elapsed_sec', 'num_devices')
+RUN_KEYS = workdir_lib.RUN_KEYS
 
 
 class NonFiniteLossError(RuntimeError):

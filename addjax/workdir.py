@@ -25,6 +25,9 @@ CONFIG_FILE = 'config.json'
 METRICS_FILE = 'metrics.jsonl'
 CHECKPOINT_DIR = 'checkpoints'
 LOCK_FILE = 'lock'
+# Keys of a metrics.jsonl line that describe the run as a whole: with num_seeds > 1 these stay single numbers,
+# every other key but 'epoch' is a list of num_seeds numbers, one per seed.
+RUN_KEYS = ('epoch', 'learning_rate', 'examples_per_sec', 'epoch_sec', 'elapsed_sec', 'num_devices')
 
 Record = dict[str, Any]
 
