@@ -56,7 +56,7 @@ def split(workdir: str, out: str, step: int | None = None) -> list[str]:
     step: the checkpoint (epoch) to split; None: the newest intact one.
 
   Raises:
-    inference.InputError: not such a run, no such checkpoint, or a lone run's folder exists already.
+    inference.InputError: no such run, no such checkpoint, or a lone run's folder exists already.
     workdir.WorkdirBusyError: a run is training in workdir.
   """
   config = inference.read_config(workdir)
