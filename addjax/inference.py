@@ -152,6 +152,45 @@ class Run:
     return [data.answer_text(row, self.config.reverse_answer) for row in ids]
 
 
+def restore_checkpoint(workdir: str, config: ml_collections.ConfigDict,
+                       step: int | None = None) -> checkpoint.Restored:
+  """The newest intact checkpoint of workdir (or the one of `step`), as saved, on this process's first device.
+
+  Restored without a target of ours: a caller that reads only the parameters still gets them from a run
+  whose optimiser state was laid out otherwise, from whichever devices it was trained on.
+
+  Args:
+    workdir: a run's directory, written by python -m addjax.main.
+    config: the run's config (read_config).
+    step: the checkpoint (epoch) to restore; None: the newest that can be read.
+
+  Returns:
+    The restored checkpoint: its step, state and the newer ones passed over.
+
+  Raises:
+    InputError: no checkpoint yet, no checkpoint of `step`, or none that can be read.
+  """
+  no_checkpoint = (f'--workdir {workdir} has no checkpoint yet; accepted: {ACCEPTED_WORKDIR} '
+                   'after at least one epoch')
+  if not os.path.isdir(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)):
+    raise InputError(no_checkpoint)
+  mngr = checkpoint.manager(workdir, config.checkpoints_to_keep, read_only=True)
+  try:
+    steps = sorted(mngr.all_steps())
+    if not steps:
+      raise InputError(no_checkpoint)
+    if step is not None and step not in steps:
+      raise InputError(f'--step {step}: {workdir} has no checkpoint of that step; accepted: '
+                       f'{", ".join(map(str, steps))}')
+    try:
+      return checkpoint.restore_newest_intact(mngr, steps=steps if step is None else [step],
+                                              onto=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
+    except checkpoint.NoIntactCheckpointError as e:
+      raise InputError(f'--workdir {workdir}: {e}') from None
+  finally:
+    mngr.close()
+
+
 def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDict | None = None,
          model_seed: int | None = None) -> Run:
   """The model of model_seed at the newest intact checkpoint of workdir, or at the one of `step`.
@@ -175,28 +214,7 @@ def load(workdir: str, step: int | None = None, config: ml_collections.ConfigDic
   """
   config = config if config is not None else read_config(workdir)
   index = model_index(workdir, config, model_seed)
-  if not os.path.isdir(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR)):
-    raise InputError(f'--workdir {workdir} has no checkpoint yet; accepted: {ACCEPTED_WORKDIR} '
-                     'after at least one epoch')
-  mngr = checkpoint.manager(workdir, config.checkpoints_to_keep, read_only=True)
-  try:
-    steps = sorted(mngr.all_steps())
-    if not steps:
-      raise InputError(f'--workdir {workdir} has no checkpoint yet; accepted: {ACCEPTED_WORKDIR} '
-                       'after at least one epoch')
-    if step is not None and step not in steps:
-      raise InputError(f'--step {step}: {workdir} has no checkpoint of that step; accepted: '
-                       f'{", ".join(map(str, steps))}')
-    # Restored as saved onto this process's first device, without a target of ours: only the parameters
-    # matter here, so a run whose optimiser state is laid out otherwise still answers, from whichever
-    # devices it was trained on.
-    try:
-      restored = checkpoint.restore_newest_intact(mngr, steps=steps if step is None else [step],
-                                                  onto=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
-    except checkpoint.NoIntactCheckpointError as e:
-      raise InputError(f'--workdir {workdir}: {e}') from None
-  finally:
-    mngr.close()
+  restored = restore_checkpoint(workdir, config, step)
   step, params = restored.step, restored.state['params']
 
   model = models.from_config(config)

@@ -82,23 +82,7 @@ def split(workdir: str, out: str, step: int | None = None) -> list[str]:
 
 def _restore(workdir: str, config: ml_collections.ConfigDict, step: int | None) -> checkpoint.Restored:
   """The checkpoint to split, every leaf checked to carry the run's seed axis first."""
-  mngr = checkpoint.manager(workdir, config.checkpoints_to_keep, read_only=True)
-  try:
-    steps = sorted(mngr.all_steps())
-    if not steps:
-      raise inference.InputError(f'--workdir {workdir} has no checkpoint yet; accepted: '
-                                 f'{inference.ACCEPTED_WORKDIR} after at least one epoch')
-    if step is not None and step not in steps:
-      raise inference.InputError(f'--step {step}: {workdir} has no checkpoint of that step; accepted: '
-                                 f'{", ".join(map(str, steps))}')
-    try:
-      restored = checkpoint.restore_newest_intact(
-          mngr, steps=steps if step is None else [step],
-          onto=jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
-    except checkpoint.NoIntactCheckpointError as e:
-      raise inference.InputError(f'--workdir {workdir}: {e}') from None
-  finally:
-    mngr.close()
+  restored = inference.restore_checkpoint(workdir, config, step)
   for path, leaf in jax.tree_util.tree_flatten_with_path(restored.state)[0]:
     if np.shape(leaf)[:1] != (config.num_seeds,):
       raise inference.InputError(
