@@ -49,6 +49,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Of each layer a chrono initialisation applies to, the fraction of its units that get chrono's biases (the
   # rest Keras').
   config.chrono_fraction = 1.0
+  # Of a chrono initialisation, the longest memory it draws, in multiples of the layer's steps (chrono's T_max;
+  # 1: the layer's whole sequence).
+  config.chrono_span = 1.0
   # Each decoder layer after the first adds its input to its output (not in the seed): the same parameters,
   # and a gradient path past the upper layers (what lets five layers learn 21 digits here; see
   # configs/twentyone_digits_fast.py).
@@ -178,6 +181,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config, 'encoder_bias_init', config.encoder_bias_init in ('',) + BIAS_INITS,
            ' or '.join(map(repr, ('',) + BIAS_INITS)) + " ('': lstm_bias_init's)")
   _require(config, 'chrono_fraction', 0 < config.chrono_fraction <= 1, 'a number in (0, 1]')
+  _require(config, 'chrono_span', math.isfinite(config.chrono_span) and 0 < config.chrono_span <= 100,
+           'a number in (0, 100]')
   _require(config, 'length_balance', 0 <= config.length_balance <= 1, 'a number in [0, 1]')
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')

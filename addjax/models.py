@@ -305,13 +305,18 @@ class LSTM(nn.Module):
   matmul_dtype: str = 'float32'  # See `matmul`.
   bias_init: str = 'keras'  # A key of BIAS_INITS: see the initialisers above.
   chrono_fraction: float = 1.0  # Of a chrono bias_init, the fraction of units it applies to; Keras' the rest.
+  # Of a chrono bias_init, the longest memory drawn, in multiples of the layer's steps (chrono's T_max): with 2,
+  # forget biases log(u), u ~ Uniform(1, 2 * steps - 1), keep about twice as many units' memories over the
+  # whole sequence from the start.
+  chrono_span: float = 1.0
 
   @nn.compact
   def __call__(self, inputs: jax.Array, length: int | None = None) -> jax.Array:
     num_inputs = self.vocab_size if self.vocab_size is not None else inputs.shape[-1]
     kernel = self.param('kernel', nn.initializers.glorot_uniform(), (num_inputs, 4 * self.hidden_size))
     steps = length if length is not None else inputs.shape[0]
-    bias = self.param('bias', BIAS_INITS[self.bias_init](steps, self.chrono_fraction), (4 * self.hidden_size,))
+    horizon = max(2, round(self.chrono_span * steps))
+    bias = self.param('bias', BIAS_INITS[self.bias_init](horizon, self.chrono_fraction), (4 * self.hidden_size,))
     if self.vocab_size is not None:
       inputs = inputs.astype(jnp.int32)
     if self.impl == 'fused':
@@ -343,6 +348,7 @@ class AdditionLSTM(nn.Module):
   # distances it must keep are the ones the models fail on (see chrono_lstm_bias_init).
   encoder_bias_init: str | None = None
   chrono_fraction: float = 1.0  # See LSTM.
+  chrono_span: float = 1.0  # See LSTM.
   # Each decoder layer after the first adds its input to its output (as GNMT's stacks do): the same
   # parameters, and a path for the gradient that skips the layers above the first.
   residual: bool = False
@@ -373,7 +379,7 @@ class AdditionLSTM(nn.Module):
   def __call__(self, queries: jax.Array) -> jax.Array:
     lstm = functools.partial(LSTM, self.hidden_size, impl=self.lstm_impl, unroll=self.unroll,
                              matmul_dtype=self.matmul_dtype, bias_init=self.bias_init,
-                             chrono_fraction=self.chrono_fraction)
+                             chrono_fraction=self.chrono_fraction, chrono_span=self.chrono_span)
     # Token ids gathered from the kernel's rows, or (several characters a step) one-hot rows side by side.
     vocab_size = data.VOCAB_SIZE if self.chars_per_step == 1 else None
     encoder = functools.partial(lstm, vocab_size=vocab_size, bias_init=self.encoder_bias_init or self.bias_init)
@@ -419,6 +425,7 @@ def from_config(config) -> AdditionLSTM:
   return AdditionLSTM(digits=config.digits, hidden_size=config.hidden_size, num_layers=config.num_layers,
                       lstm_impl=config.lstm_impl, unroll=config.scan_unroll, matmul_dtype=config.matmul_dtype,
                       bias_init=config.lstm_bias_init, encoder_bias_init=config.encoder_bias_init or None,
-                      chrono_fraction=config.chrono_fraction, residual=config.decoder_residual,
-                      lead_in=config.encoder_lead_in, bidirectional=config.encoder_bidirectional,
-                      skip_padding=config.encoder_skip_padding, chars_per_step=config.encoder_chars_per_step)
+                      chrono_fraction=config.chrono_fraction, chrono_span=config.chrono_span,
+                      residual=config.decoder_residual, lead_in=config.encoder_lead_in,
+                      bidirectional=config.encoder_bidirectional, skip_padding=config.encoder_skip_padding,
+                      chars_per_step=config.encoder_chars_per_step)

@@ -55,6 +55,8 @@ def test_every_config_file_validates():
     ('lstm_bias_init', 'zeros', "'keras' or 'chrono' or 'chrono_forget'"),
     ('encoder_bias_init', 'keras ', "'' or 'keras' or 'chrono' or 'chrono_forget'"),
     ('chrono_fraction', 0.0, 'a number in (0, 1]'),
+    ('chrono_span', 0.0, 'a number in (0, 100]'),
+    ('chrono_span', float('nan'), 'a number in (0, 100]'),
     ('grad_clip_norm', -1.0, 'config.grad_clip_norm'),
     ('adam_b2', 1.0, 'config.adam_b2'),
     ('seed', -1, 'config.seed'),

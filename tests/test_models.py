@@ -88,6 +88,21 @@ def test_chrono_on_a_fraction_of_the_units_keras_on_the_rest(bias_init):
   assert not np.array_equal(full[1, 64:], keras[1, 64:])  # 1.0: every unit chrono's.
 
 
+def test_chrono_span_stretches_the_longest_memory_drawn():
+  digits, hidden = 14, 128
+  config = config_lib.base_config()
+  config.digits, config.lstm_bias_init, config.chrono_span = digits, 'chrono', 2.0
+  model = models.from_config(config)
+  params = model.init(jax.random.key(0), jnp.zeros((2, data.query_length(digits)), jnp.uint8))['params']
+  for name, steps in (('encoder', data.query_length(digits)), ('decoder_0', data.answer_length(digits))):
+    bias = np.asarray(params[name]['bias'])
+    memory = np.exp(bias[hidden:2 * hidden])  # Uniform(1, 2 * steps - 1).
+    np.testing.assert_array_equal(bias[:hidden], -bias[hidden:2 * hidden])
+    assert 1 <= memory.min() < 0.2 * steps and 1.6 * steps < memory.max() <= 2 * steps - 1, (name, memory)
+    # About half the units keep their cell for longer than the layer's whole sequence.
+    assert 0.35 < np.mean(memory > steps) < 0.65, (name, memory)
+
+
 def test_config_accepts_exactly_the_models_bias_inits():
   assert set(config_lib.BIAS_INITS) == set(models.BIAS_INITS)
   config = config_lib.base_config()
