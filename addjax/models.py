@@ -306,8 +306,8 @@ class LSTM(nn.Module):
   bias_init: str = 'keras'  # A key of BIAS_INITS: see the initialisers above.
   chrono_fraction: float = 1.0  # Of a chrono bias_init, the fraction of units it applies to; Keras' the rest.
   # Of a chrono bias_init, the longest memory drawn, in multiples of the layer's steps (chrono's T_max): with 2,
-  # forget biases log(u), u ~ Uniform(1, 2 * steps - 1), keep about twice as many units' memories over the
-  # whole sequence from the start.
+  # forget biases log(u), u ~ Uniform(1, 2 * steps - 1), half its units start out keeping their cell for longer
+  # than the whole sequence.
   chrono_span: float = 1.0
 
   @nn.compact
