@@ -24,6 +24,12 @@ def base_config() -> ml_collections.ConfigDict:
   # Show each training pair as drawn ("a+b") or swapped ("b+a"), a coin flip per example and epoch. The same
   # pairs, never a validation one: an augmentation, not more data.
   config.swap_augment = False
+  # Show each training query with a random number of its leading padding characters, 0 to all of them
+  # (uniformly, per example and epoch), moved after its last character (not in the seed; reversed queries
+  # only): the same problems, started at other steps of the encoder, whose output is then its state after
+  # the query's last character (AdditionLSTM.last_char_readout). Validation and answering read the queries
+  # as the seed lays them out.
+  config.shift_augment = False
   # The share of each epoch's draws spread evenly over the training queries' counts of digits together (not
   # in the seed; 0: every example once per epoch, shuffled). Above 0 an epoch is as many draws, with
   # replacement, each by data.length_balanced_probabilities: the rare longest (and shortest) sums are shown
@@ -184,6 +190,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _require(config, 'chrono_span', math.isfinite(config.chrono_span) and 0 < config.chrono_span <= 100,
            'a number in (0, 100]')
   _require(config, 'length_balance', 0 <= config.length_balance <= 1, 'a number in [0, 1]')
+  _require(config, 'shift_augment', not config.shift_augment or (config.reverse and not config.encoder_skip_padding),
+           'False, or True with reverse=True (padding in front of the query) and encoder_skip_padding=False '
+           '(which reads every query from the same step already)')
   _require(config, 'grad_clip_norm', math.isfinite(config.grad_clip_norm) and config.grad_clip_norm >= 0,
            'a finite number >= 0 (0 turns clipping off)')
   for name in ('adam_b1', 'adam_b2'):

@@ -374,6 +374,10 @@ class AdditionLSTM(nn.Module):
   # learnt: README, "Fast recipes"). The input kernel has k * vocabulary rows; padding to a multiple of k goes
   # after the query, inside its last step.
   chars_per_step: int = 1
+  # The encoder's output is its state after each query's last character, not after its last step: queries
+  # with padding after their characters (shift_augment's training queries) are read as if it were not
+  # there. The same for queries laid out as the seed lays them out (reversed, padding in front).
+  last_char_readout: bool = False
 
   @nn.compact
   def __call__(self, queries: jax.Array) -> jax.Array:
@@ -404,6 +408,8 @@ class AdditionLSTM(nn.Module):
       is_pad = queries == data.PAD_ID
       queries = jnp.take_along_axis(queries, jnp.argsort(is_pad, axis=1, stable=True), axis=1)
       last = jnp.sum(~is_pad, axis=1) - 1
+    elif self.last_char_readout:
+      last = queries.shape[1] - 1 - jnp.argmax(queries[:, ::-1] != data.PAD_ID, axis=1)
     if self.lead_in:
       queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
       last = last + self.lead_in
@@ -416,7 +422,7 @@ class AdditionLSTM(nn.Module):
       one_hot = jax.nn.one_hot(queries, data.VOCAB_SIZE, dtype=jnp.float32)
       hidden_states = encoder(one_hot.reshape(batch, -1, k * data.VOCAB_SIZE).transpose(1, 0, 2))
       last = last // k
-    if self.skip_padding:
+    if self.skip_padding or self.last_char_readout:
       return hidden_states[last, jnp.arange(queries.shape[0])]
     return hidden_states[-1]
 
@@ -428,4 +434,4 @@ def from_config(config) -> AdditionLSTM:
                       chrono_fraction=config.chrono_fraction, chrono_span=config.chrono_span,
                       residual=config.decoder_residual, lead_in=config.encoder_lead_in,
                       bidirectional=config.encoder_bidirectional, skip_padding=config.encoder_skip_padding,
-                      chars_per_step=config.encoder_chars_per_step)
+                      chars_per_step=config.encoder_chars_per_step, last_char_readout=config.shift_augment)

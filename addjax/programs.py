@@ -26,6 +26,7 @@ from jax.sharding import Mesh, PartitionSpec as P
 import numpy as np
 import optax
 
+from addjax import data
 from addjax import models
 from addjax import rng
 from addjax import sharding
@@ -130,6 +131,22 @@ def make_swap_augment(mesh: Mesh, num_seeds: int = 1) -> Callable:
   def augment(queries, swapped, key):
     flips = jax.random.bernoulli(rng.as_key(key), 0.5, (queries.shape[0], 1))
     return jnp.where(flips, swapped, queries)
+
+  return jax.jit(augment if num_seeds == 1 else jax.vmap(augment), out_shardings=sharding.replicated(mesh))
+
+
+def make_shift_augment(mesh: Mesh, num_seeds: int = 1) -> Callable:
+  """(queries, key) -> each reversed training query with 0..all of its leading padding moved after it.
+
+  A query with p padding characters in front keeps k of them, k uniform in 0..p, per example; the other p - k
+  follow its last character. Once per epoch, on the device, as make_swap_augment.
+  """
+  def augment(queries, key):
+    width = queries.shape[-1]
+    pads = jnp.argmax(queries != data.PAD_ID, axis=-1)  # Leading padding: every query has a character.
+    shift = jnp.floor(jax.random.uniform(rng.as_key(key), pads.shape) * (pads + 1)).astype(jnp.int32)
+    columns = (jnp.arange(width) + shift[:, None]) % width  # A left rotation by each row's shift.
+    return jnp.take_along_axis(queries, columns, axis=-1)
 
   return jax.jit(augment if num_seeds == 1 else jax.vmap(augment), out_shardings=sharding.replicated(mesh))
 

@@ -15,6 +15,7 @@ from addjax import config as config_lib
 INIT_STREAM = 0  # The parameters' initialisation.
 SHUFFLE_STREAM = 1  # The order of the training examples, per epoch.
 AUGMENT_STREAM = 2  # The coin flips of swap_augment, per epoch.
+SHIFT_STREAM = 3  # The shifts of shift_augment, per epoch.
 
 
 def init_key(key: jax.Array) -> jax.Array:
@@ -30,6 +31,11 @@ def epoch_key(seed: int, epoch: int) -> jax.Array:
 def augment_key(seed: int, epoch: int) -> jax.Array:
   """The coin flips of swap_augment in an epoch, a stream apart from the shuffle's."""
   return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), AUGMENT_STREAM), epoch)
+
+
+def shift_key(seed: int, epoch: int) -> jax.Array:
+  """The shifts of shift_augment in an epoch, a stream apart from the shuffle's and the coin flips'."""
+  return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), SHIFT_STREAM), epoch)
 
 
 def seed_keys(config: ml_collections.ConfigDict, key_fn: Callable[[int], jax.Array]) -> np.ndarray:

@@ -124,6 +124,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
     swapped_queries = sharding.put(data.swap_operands(queries.reshape(-1, queries.shape[-1]), config.reverse)
                                    .reshape(queries.shape), everywhere)
     swap_augment = programs.make_swap_augment(mesh, num_seeds)
+  if config.shift_augment:
+    shift_augment = programs.make_shift_augment(mesh, num_seeds)
   val_queries, val_answers, val_weights = programs.seed_batches_for_eval(
       splits['val_queries'], splits['val_answers'], config.eval_batch_size, num_seeds, multiple_of=num_devices)
   seed_axes = int(num_seeds > 1)
@@ -182,6 +184,8 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
       if config.swap_augment:
         queries = swap_augment(train_queries, swapped_queries,
                                rng.seed_keys(config, functools.partial(rng.augment_key, epoch=epoch)))
+      if config.shift_augment:
+        queries = shift_augment(queries, rng.seed_keys(config, functools.partial(rng.shift_key, epoch=epoch)))
       sums = dict.fromkeys(programs.METRIC_SUMS, 0.0)
       for chunk in range(num_chunks):
         state, chunk_sums = train_chunk(state, queries, train_answers, indices, weights, chunk)

@@ -77,6 +77,16 @@ def test_validate_rejects_impossible_values_naming_the_field(field, value, fragm
   assert fragment in message and field in message and '\n' not in message
 
 
+@pytest.mark.parametrize('other', [dict(reverse=False), dict(encoder_skip_padding=True)])
+def test_validate_takes_shift_augment_only_for_padding_in_front(other):
+  config = config_lib.base_config()
+  config.shift_augment = True
+  config_lib.validate(config)
+  config.update(other)
+  with pytest.raises(config_lib.ConfigError, match='shift_augment.*reverse=True'):
+    config_lib.validate(config)
+
+
 def test_validate_rejects_wrong_types_and_unknown_fields():
   config = config_lib.base_config()
   config.digitz = 3

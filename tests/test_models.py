@@ -7,7 +7,9 @@ import pytest
 from addjax import config as config_lib
 from addjax import data
 from addjax import models
+from addjax import programs
 from addjax import reference
+from addjax import sharding
 
 
 def init(digits, num_layers, hidden_size=128, batch=2, seed=0, abstract=False, residual=False):
@@ -101,6 +103,33 @@ def test_chrono_span_stretches_the_longest_memory_drawn():
     assert 1 <= memory.min() < 0.2 * steps and 1.6 * steps < memory.max() <= 2 * steps - 1, (name, memory)
     # About half the units keep their cell for longer than the layer's whole sequence.
     assert 0.35 < np.mean(memory > steps) < 0.65, (name, memory)
+
+
+@pytest.mark.parametrize('lead_in', [0, 3])
+def test_last_char_readout_reads_a_query_as_if_the_padding_after_it_were_not_there(lead_in):
+  digits = 4
+  queries, _ = data.generate(8, digits, seed=1)
+  shifted = np.asarray(programs.make_shift_augment(sharding.data_mesh())(
+      queries, jax.random.key_data(jax.random.key(5))))
+  kwargs = dict(digits=digits, hidden_size=32, lead_in=lead_in)
+  readout = models.AdditionLSTM(last_char_readout=True, **kwargs)
+  plain = models.AdditionLSTM(**kwargs)
+  params = plain.init(jax.random.key(0), jnp.asarray(queries))
+  # As the seed lays queries out (padding in front) both read the same state.
+  np.testing.assert_allclose(readout.apply(params, queries), plain.apply(params, queries), rtol=1e-6, atol=1e-6)
+  logits = readout.apply(params, shifted)
+  trailing = np.argmax(shifted[:, ::-1] != data.PAD_ID, axis=1)
+  assert trailing.max() > 0  # Some padding was moved after its query.
+  for row, t in zip(range(len(queries)), trailing):
+    cut = shifted[row:row + 1, :shifted.shape[1] - t]  # The same query without the padding after it.
+    np.testing.assert_allclose(logits[row:row + 1], plain.apply(params, cut), rtol=1e-5, atol=1e-5)
+
+
+def test_config_shift_augment_sets_the_last_char_readout():
+  config = config_lib.base_config()
+  assert not models.from_config(config).last_char_readout
+  config.shift_augment = True
+  assert models.from_config(config).last_char_readout
 
 
 def test_config_accepts_exactly_the_models_bias_inits():

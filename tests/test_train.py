@@ -224,6 +224,41 @@ def test_swap_augment_shows_each_pair_as_drawn_or_swapped_by_a_coin_flip_per_epo
   assert not np.array_equal(epoch_2, epoch_1)
 
 
+def test_shift_augment_moves_0_to_all_leading_padding_after_each_query():
+  queries, _ = data.generate(3_000, 3, seed=0)
+  augment = programs.make_shift_augment(sharding.data_mesh())
+  epoch_1 = np.asarray(augment(queries, jax.random.key_data(rng.shift_key(0, 1))))
+  is_pad = queries == data.PAD_ID
+  pads = np.argmax(~is_pad, axis=1)
+  shifts = []
+  for query, row, p in zip(queries, epoch_1, pads):
+    chars = query[p:]
+    k = np.argmax(row != data.PAD_ID)  # The padding kept in front.
+    assert k <= p
+    np.testing.assert_array_equal(row[k:k + len(chars)], chars)
+    np.testing.assert_array_equal(row[k + len(chars):], data.PAD_ID)  # The rest after the query.
+    shifts.append((p - k, p))
+  shifts = np.array(shifts)
+  padded = shifts[:, 1] > 0
+  assert np.any(shifts[padded, 0] == 0) and np.any(shifts[padded, 0] == shifts[padded, 1])
+  # Uniform over 0..p: the mean share moved is about half.
+  assert 0.45 < np.mean(shifts[padded, 0] / shifts[padded, 1]) < 0.55
+  again = np.asarray(augment(queries, jax.random.key_data(rng.shift_key(0, 1))))
+  epoch_2 = np.asarray(augment(queries, jax.random.key_data(rng.shift_key(0, 2))))
+  np.testing.assert_array_equal(again, epoch_1)  # (seed, epoch) decides, so a resumed run replays it.
+  assert not np.array_equal(epoch_2, epoch_1)
+
+
+def test_a_shift_augmented_run_learns_and_resumes_exactly(tmp_path):
+  straight = train.train_and_evaluate(tiny_config(num_epochs=3, shift_augment=True), str(tmp_path / 'straight'))
+  train.train_and_evaluate(tiny_config(num_epochs=2, shift_augment=True), str(tmp_path / 'resumed'))
+  resumed = train.train_and_evaluate(tiny_config(num_epochs=3, shift_augment=True), str(tmp_path / 'resumed'))
+  assert without_timing(resumed) == without_timing(straight)
+  assert straight[-1]['train_loss'] < 0.8 * straight[0]['train_loss']
+  plain = train.train_and_evaluate(tiny_config(num_epochs=1), str(tmp_path / 'plain'))
+  assert plain[0]['train_loss'] != pytest.approx(straight[0]['train_loss'], rel=1e-6)  # The queries differ.
+
+
 def test_sample_lines_write_reversed_answers_in_natural_order():
   queries, answers = data.generate(4, 3, reverse=True, seed=2, reverse_answer=True)
   predictions = answers.copy()
