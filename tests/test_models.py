@@ -120,7 +120,7 @@ def test_last_char_readout_reads_a_query_as_if_the_padding_after_it_were_not_the
   logits = readout.apply(params, shifted)
   trailing = np.argmax(shifted[:, ::-1] != data.PAD_ID, axis=1)
   assert trailing.max() > 0  # Some padding was moved after its query.
-  for row, t in zip(range(len(queries)), trailing):
+  for row, t in enumerate(trailing):
     cut = shifted[row:row + 1, :shifted.shape[1] - t]  # The same query without the padding after it.
     np.testing.assert_allclose(logits[row:row + 1], plain.apply(params, cut), rtol=1e-5, atol=1e-5)
 
