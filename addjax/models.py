@@ -315,7 +315,7 @@ class LSTM(nn.Module):
     num_inputs = self.vocab_size if self.vocab_size is not None else inputs.shape[-1]
     kernel = self.param('kernel', nn.initializers.glorot_uniform(), (num_inputs, 4 * self.hidden_size))
     steps = length if length is not None else inputs.shape[0]
-    horizon = max(2, round(self.chrono_span * steps))
+    horizon = round(self.chrono_span * steps)  # _chrono_init keeps at least the range (1, 2).
     bias = self.param('bias', BIAS_INITS[self.bias_init](horizon, self.chrono_fraction), (4 * self.hidden_size,))
     if self.vocab_size is not None:
       inputs = inputs.astype(jnp.int32)
@@ -401,15 +401,16 @@ class AdditionLSTM(nn.Module):
 
   def _encode(self, encoder: LSTM, queries: jax.Array) -> jax.Array:
     """The encoder's last state [batch, H] over queries [batch, time] (lead-in and skip_padding applied)."""
-    last = queries.shape[1] - 1
     if self.skip_padding:
-      # Each row's characters first, in their order, its padding after them; the state that counts is the
-      # one after the last character. A padding step after it changes nothing that is read.
+      # Each row's characters first, in their order, its padding after them.
       is_pad = queries == data.PAD_ID
       queries = jnp.take_along_axis(queries, jnp.argsort(is_pad, axis=1, stable=True), axis=1)
-      last = jnp.sum(~is_pad, axis=1) - 1
-    elif self.last_char_readout:
-      last = queries.shape[1] - 1 - jnp.argmax(queries[:, ::-1] != data.PAD_ID, axis=1)
+    read_last_char = self.skip_padding or self.last_char_readout
+    last = queries.shape[1] - 1
+    if read_last_char:
+      # The state that counts is the one after the query's last character: a padding step after it changes
+      # nothing that is read.
+      last = last - jnp.argmax(queries[:, ::-1] != data.PAD_ID, axis=1)
     if self.lead_in:
       queries = jnp.pad(queries, ((0, 0), (self.lead_in, 0)), constant_values=data.PAD_ID)
       last = last + self.lead_in
@@ -422,7 +423,7 @@ class AdditionLSTM(nn.Module):
       one_hot = jax.nn.one_hot(queries, data.VOCAB_SIZE, dtype=jnp.float32)
       hidden_states = encoder(one_hot.reshape(batch, -1, k * data.VOCAB_SIZE).transpose(1, 0, 2))
       last = last // k
-    if self.skip_padding or self.last_char_readout:
+    if read_last_char:
       return hidden_states[last, jnp.arange(queries.shape[0])]
     return hidden_states[-1]
 
