@@ -415,6 +415,16 @@ def _first_reaching(records: list[dict[str, Any]], key: str) -> dict[str, Any] |
   return None if epoch is None else next(r for r in records if r['epoch'] == epoch)
 
 
+def recipe(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """Every field of config that differs from config.base_config(), the seed excepted: what a row trained with.
+
+  The row's named fields (digits, layers, ...) are what its tables show; this is the whole of it, so that a
+  row's numbers can be matched to a recipe even after the config file behind it has changed.
+  """
+  base = config_lib.base_config().to_dict()
+  return {field: value for field, value in config.to_dict().items() if field != 'seed' and value != base.get(field)}
+
+
 def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = None) -> dict[str, Any]:
   """The setting's config fields and, over its finished seeds, the final and first-to-0.99 metrics.
 
@@ -428,11 +438,11 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       from its copy there when that is a finished run of the same config. None: workdirs only.
 
   Returns:
-    A row: config fields, parameters, the finished seeds and the folders their records were read from
-    ('workdirs', shown_path); per split and metric (char, seq) the last epoch's accuracy's mean, std, min and
-    max over seeds; per metric the epochs and the wall-clock minutes (the elapsed_sec of the first epoch at
-    report.TARGET) to 0.99, per seed (None where a seed never got there) and their mean over the seeds that
-    did; the mean run's wall_sec and median examples_per_sec.
+    A row: config fields, the recipe (every field set away from base_config), parameters, the finished seeds and
+    the folders their records were read from ('workdirs', shown_path); per split and metric (char, seq) the last
+    epoch's accuracy's mean, std, min and max over seeds; per metric the epochs and the wall-clock minutes (the
+    elapsed_sec of the first epoch at report.TARGET) to 0.99, per seed (None where a seed never got there) and
+    their mean over the seeds that did; the mean run's wall_sec and median examples_per_sec.
   """
   config = setting.load()
   finished, partial = [], []
@@ -464,6 +474,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
       'encoder_lead_in': config.encoder_lead_in, 'encoder_bidirectional': config.encoder_bidirectional,
       'encoder_skip_padding': config.encoder_skip_padding, 'encoder_chars_per_step': config.encoder_chars_per_step,
       'length_balance': config.length_balance,
+      'recipe': recipe(config),
       'parameters': cost.parameter_count(config),
       'seeds': [seed for seed, _, _ in finished], 'seeds_unfinished': partial,
       'workdirs': [shown_path(path) for _, path, _ in finished],

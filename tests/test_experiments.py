@@ -458,6 +458,11 @@ def test_summarize_minutes_to_target_max_and_parameters(tmp_path):
   assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(52e-6))  # deviations 0.002, -0.008, 0.006
   assert row['parameters'] == 4 * 128 * (12 + 128 + 1) + 3 * 4 * 128 * (2 * 128 + 1) + 128 * 12 + 12
   assert row['wall_sec'] == 30.0
+  # The whole recipe: the config file's fields and the overrides that differ from base_config, nothing else.
+  assert row['recipe'] == {'digits': 2, 'training_size': 5_000, 'num_epochs': 3, 'num_layers': 3}
+  shifted = runs.Setting('row', 'two_digits', (('shift_augment', True), ('seed', 4)))
+  assert runs.summarize(shifted, str(tmp_path), [0])['recipe'] == {
+      'digits': 2, 'training_size': 5_000, 'num_epochs': 55, 'shift_augment': True}
 
 
 def test_summarize_with_no_seed_at_the_target_has_no_minutes(tmp_path):
