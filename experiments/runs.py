@@ -416,7 +416,7 @@ def _first_reaching(records: list[dict[str, Any]], key: str) -> dict[str, Any] |
 
 
 def recipe(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """Every field of config that differs from config.base_config(), the seed excepted: what a row trained with.
+  """Every field of config that differs from addjax.config.base_config(), the seed excepted: what a row trained with.
 
   The row's named fields (digits, layers, ...) are what its tables show; this is the whole of it, so that a
   row's numbers can be matched to a recipe even after the config file behind it has changed.
