@@ -88,7 +88,8 @@ def run_all(root: str, jobs: list[tuple[runs.Setting, int]], address: str | None
             gpus_per_run: float, max_retries: int) -> list[str]:
   """Trains every (setting, seed) not finished yet as a Ray task; returns when all have ended.
 
-  Finished runs and runs whose workdir another process holds are skipped, as by runs.run_all.
+  Finished runs and runs whose workdir another process holds are skipped, and workdirs that hold a run of
+  another config reported as failed without a task, as by runs.run_all.
 
   Args:
     root: the runs root, on storage every node sees.
@@ -107,19 +108,22 @@ def run_all(root: str, jobs: list[tuple[runs.Setting, int]], address: str | None
     task = ray.remote(train_task).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
                                           retry_exceptions=[RunKilledError])
     env = run_env(gpus_per_run)
-    submitted = {}
+    submitted, failed = {}, []
     for setting, seed in jobs:
       path = runs.workdir(root, setting.name, seed)
-      if runs.is_finished(path, setting.load().num_epochs):
+      if runs.finished_records(runs.seed_config(setting, seed), path) is not None:
         print(f'{path}: finished, skipped', flush=True)
         continue
       owner = workdir_lib.lock_owner(path)
       if owner:
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
         continue
+      if (why := runs.other_run(runs.seed_config(setting, seed), path)) is not None:
+        failed.append(path)
+        print(f'{path}: FAILED, not started: {why}', flush=True)
+        continue
       submitted[task.remote(runs.train_command(setting, seed, path), str(runs.ROOT), path, env)] = path
       print(f'{path}: submitted', flush=True)
-    failed = []
     pending = list(submitted)
     while pending:
       [ref], pending = ray.wait(pending, num_returns=1)

@@ -102,6 +102,32 @@ def seed_config(setting: Setting, seed: int) -> ml_collections.ConfigDict:
   return config
 
 
+def other_run(config: ml_collections.ConfigDict, path: str) -> str | None:
+  """Why path holds a run of another config than config, or None when it does not.
+
+  Another run: a config.json that differs from config in a field that changes what the run computes (the test
+  of workdir.prepare, which would refuse to train it), or one that cannot be read. A config file edited after
+  its runs trained makes their workdirs another run: they neither count as its finished seeds nor get resumed.
+  No config.json (nothing trained there yet) is not another run.
+  """
+  if not os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE)):
+    return None
+  try:
+    workdir_lib.prepare(path, config, write=False)
+  except config_lib.ConfigError as e:
+    return str(e)
+  except (OSError, ValueError) as e:
+    return f'workdir {path!r} has a config.json that cannot be read ({e})'
+  return None
+
+
+def finished_records(config: ml_collections.ConfigDict, path: str) -> list[workdir_lib.Record] | None:
+  """The first num_epochs records of the run in path when it is a finished run of config, else None."""
+  if other_run(config, path) is not None:
+    return None
+  return _through(workdir_lib.read_metrics(path), config.num_epochs)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The record of finished runs.
 # A workdir holds checkpoints and lives outside the repository, on a machine that may not outlast a long sweep.
@@ -121,27 +147,21 @@ def keep(path: str, kept_path: str, num_epochs: int) -> None:
 
 
 def keep_finished(setting: Setting, root: str, seeds: list[int], kept: str) -> None:
-  """keep()s each of the seeds whose workdir under root has finished, into kept."""
-  num_epochs = setting.load().num_epochs
+  """keep()s each of the seeds whose workdir under root holds a finished run of the setting, into kept."""
   for seed in seeds:
-    path = workdir(root, setting.name, seed)
-    if is_finished(path, num_epochs):
-      keep(path, workdir(kept, setting.name, seed), num_epochs)
+    path, config = workdir(root, setting.name, seed), seed_config(setting, seed)
+    if finished_records(config, path) is not None:
+      keep(path, workdir(kept, setting.name, seed), config.num_epochs)
 
 
 def kept_records(config: ml_collections.ConfigDict, kept_path: str) -> list[workdir_lib.Record] | None:
   """The kept copy's first num_epochs records when it is a finished run of config (seed included), else None.
 
-  A copy without config.json, or whose config.json differs from config in a field that changes what the run
-  computes (workdir.prepare's test), is another run: None.
+  A copy without config.json cannot be told from another run's: None.
   """
   if not os.path.exists(os.path.join(kept_path, workdir_lib.CONFIG_FILE)):
     return None
-  try:
-    workdir_lib.prepare(kept_path, config, write=False)
-  except (config_lib.ConfigError, OSError, ValueError):
-    return None
-  return _through(workdir_lib.read_metrics(kept_path), config.num_epochs)
+  return finished_records(config, kept_path)
 
 
 def train_command(setting: Setting, seed: int, path: str) -> list[str]:
@@ -256,7 +276,7 @@ def skip_kept(root: str, jobs: list[tuple[Setting, int]], kept: str | None) -> l
   for setting, seed in jobs:
     path, kept_path = workdir(root, setting.name, seed), workdir(kept, setting.name, seed)
     config = seed_config(setting, seed)
-    if not is_finished(path, config.num_epochs) and kept_records(config, kept_path):
+    if finished_records(config, path) is None and kept_records(config, kept_path):
       print(f'{path}: finished (kept in {kept_path}), skipped', flush=True)
     else:
       left.append((setting, seed))
@@ -268,7 +288,9 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
 
   Each concurrent run is pinned to cores of its own (core_slots). A job is checked again when its turn
   comes: another process may have finished or started it meanwhile. A run that finds its workdir locked
-  exits at once; it is reported as running elsewhere, not as failed.
+  exits at once; it is reported as running elsewhere, not as failed. A workdir that holds a run of another
+  config (other_run: its config file was edited since) is neither skipped as finished nor resumed: reported
+  as failed, with the fields that differ, and left as it is.
 
   Args:
     root: the runs root.
@@ -289,7 +311,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
   failed = []
 
   def skip_if_finished(setting: Setting, seed: int, path: str, num_epochs: int) -> bool:
-    if not is_finished(path, num_epochs):
+    if finished_records(seed_config(setting, seed), path) is None:
       return False
     if kept is not None:
       keep(path, workdir(kept, setting.name, seed), num_epochs)
@@ -317,6 +339,11 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
       owner = workdir_lib.lock_owner(path)
       if owner:
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
+        done += 1
+        continue
+      if (why := other_run(seed_config(setting, seed), path)) is not None:
+        failed.append(path)
+        print(f'{path}: FAILED, not started: {why}', flush=True)
         done += 1
         continue
       os.makedirs(path, exist_ok=True)
@@ -432,8 +459,9 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
     setting: the config and overrides the seeds were trained with.
     root: the runs root; seed k of the setting is in workdir(root, setting.name, k).
     seeds: the seeds to summarise; those not finished are listed in seeds_unfinished (whether they have
-      started, whether a process is training them now, the epochs done, 0 in the first, and the latest
-      epoch's val accuracies, None before the first) and left out of every mean.
+      started, whether a process is training them now, whether their workdir holds a run of another config
+      (other_run), the epochs done, 0 in the first, and the latest epoch's val accuracies, None before the
+      first) and left out of every mean.
     kept: the record of finished runs (keep): a seed whose workdir has not finished (or is gone) is read
       from its copy there when that is a finished run of the same config. None: workdirs only.
 
@@ -449,7 +477,8 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
   for seed in seeds:
     path = workdir(root, setting.name, seed)
     records = workdir_lib.read_metrics(path)
-    if (through := _through(records, config.num_epochs)) is not None:
+    other = other_run(seed_config(setting, seed), path) is not None
+    if not other and (through := _through(records, config.num_epochs)) is not None:
       finished.append((seed, path, through))
       continue
     kept_path = None if kept is None else workdir(kept, setting.name, seed)
@@ -459,7 +488,7 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
     running = workdir_lib.lock_owner(path) is not None
     # A config.json without records: started, in its first epoch.
     started = running or bool(records) or os.path.exists(os.path.join(path, workdir_lib.CONFIG_FILE))
-    partial.append({'seed': seed, 'started': started, 'running': running,
+    partial.append({'seed': seed, 'started': started, 'running': running, 'other_config': other,
                     'epochs_done': records[-1]['epoch'] if records else 0,
                     'val_char_accuracy': records[-1]['val_char_accuracy'] if records else None,
                     'val_seq_accuracy': records[-1]['val_seq_accuracy'] if records else None})
@@ -521,8 +550,11 @@ def unfinished_text(unfinished: dict[str, Any], num_epochs: int) -> str:
   """An unfinished seed (summarize's seeds_unfinished) for a table, with its latest numbers once it has any.
 
   'seed 0 running at epoch 4 of 20 (val 0.5556 char, 0.0039 seq)'; 'seed 1 stopped at epoch 0 of 20';
-  'seed 2 not started'. Running: a process held its workdir when summarize looked.
+  'seed 2 not started'; 'seed 3 not trained with this config (its workdir holds another run)'. Running: a
+  process held its workdir when summarize looked.
   """
+  if unfinished.get('other_config'):  # Rows summarised before the field was recorded lack it.
+    return f'seed {unfinished["seed"]} not trained with this config (its workdir holds another run)'
   if not unfinished['started']:
     return f'seed {unfinished["seed"]} not started'
   state = 'running' if unfinished['running'] else 'stopped'

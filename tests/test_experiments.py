@@ -131,6 +131,37 @@ def test_a_kept_run_counts_only_for_the_config_it_was_trained_with(tmp_path):
   assert runs.summarize(longer, str(tmp_path / 'runs'), [0], str(kept))['seeds'] == []
 
 
+def test_a_workdir_trained_with_another_config_is_neither_counted_nor_resumed(tmp_path, capsys):
+  """A config file edited after its runs trained: their workdirs are another run, said so, and left alone."""
+  setting = runs.Setting('row', 'two_digits', (('num_epochs', 3),))
+  root, kept = tmp_path / 'runs', tmp_path / 'kept'
+  for seed in (0, 1):
+    write_metrics(root / 'row' / f'seed{seed}', [0.5, 0.9, 0.995])
+    config = runs.seed_config(setting, seed)
+    if seed == 1:
+      config.learning_rate = 0.5  # What the file said when seed 1 trained.
+    (root / 'row' / f'seed{seed}' / 'config.json').write_text(json.dumps(config.to_dict()))
+  write_metrics(root / 'row' / 'seed2', [0.5, 0.9, 0.995])  # No config.json: nothing tells it apart.
+  assert runs.other_run(runs.seed_config(setting, 0), str(root / 'row' / 'seed0')) is None
+  assert 'learning_rate 0.5 -> 0.001' in runs.other_run(runs.seed_config(setting, 1), str(root / 'row' / 'seed1'))
+  before = (root / 'row' / 'seed1' / 'metrics.jsonl').read_text()
+
+  row = runs.summarize(setting, str(root), [0, 1, 2])
+  assert row['seeds'] == [0, 2]
+  assert [(u['seed'], u['other_config'], u['epochs_done']) for u in row['seeds_unfinished']] == [(1, True, 3)]
+  assert runs.seeds_text(row) == '2, unfinished: seed 1 not trained with this config (its workdir holds another run)'
+  runs.keep_finished(setting, str(root), [0, 1, 2], str(kept))
+  assert sorted(p.name for p in (kept / 'row').iterdir()) == ['seed0', 'seed2']
+
+  failed = runs.run_all(str(root), [(setting, 0), (setting, 1)], parallel=1)
+  out = capsys.readouterr().out
+  assert failed == [str(root / 'row' / 'seed1')]
+  assert f'{root}/row/seed0: finished, skipped' in out
+  assert f'{root}/row/seed1: FAILED, not started: workdir' in out and 'learning_rate 0.5 -> 0.001' in out
+  assert (root / 'row' / 'seed1' / 'metrics.jsonl').read_text() == before  # Neither trained nor resumed.
+  assert not (root / 'row' / 'seed1' / 'train.log').exists()
+
+
 def test_progress_line_says_the_time_left_in_minutes_or_hours():
   assert runs.progress_line(0, 2, 4, None) == 'progress: 0 of 6 done, 2 running, 4 waiting'
   assert runs.progress_line(2, 2, 3, 1800.0) == 'progress: 2 of 7 done, 2 running, 3 waiting; about 30 min left'
@@ -193,17 +224,19 @@ def test_summarize_means_stds_and_epochs_to_target(tmp_path):
   write_metrics(tmp_path / 'row' / 'seed1', [0.5, 0.9, 0.985])
   write_metrics(tmp_path / 'row' / 'seed2', [0.2])  # interrupted after one epoch
   (tmp_path / 'row' / 'seed3').mkdir()
-  (tmp_path / 'row' / 'seed3' / workdir_lib.CONFIG_FILE).write_text('{}')  # started, in its first epoch
+  (tmp_path / 'row' / 'seed3' / workdir_lib.CONFIG_FILE).write_text(  # started, in its first epoch
+      json.dumps(runs.seed_config(setting, 3).to_dict()))
   row = runs.summarize(setting, str(tmp_path), [0, 1, 2, 3, 4])
   assert row['seeds'] == [0, 1]
   # Each unfinished seed with its latest epoch's numbers, kept out of the means.
   assert row['seeds_unfinished'] == [
-      {'seed': 2, 'started': True, 'running': False, 'epochs_done': 1, 'val_char_accuracy': 0.25,
-       'val_seq_accuracy': 0.2},
-      {'seed': 3, 'started': True, 'running': False, 'epochs_done': 0, 'val_char_accuracy': None,
-       'val_seq_accuracy': None},
-      {'seed': 4, 'started': False, 'running': False, 'epochs_done': 0, 'val_char_accuracy': None,
-       'val_seq_accuracy': None}]  # Asked for, never started: listed, so that no table hides it.
+      {'seed': 2, 'started': True, 'running': False, 'other_config': False, 'epochs_done': 1,
+       'val_char_accuracy': 0.25, 'val_seq_accuracy': 0.2},
+      {'seed': 3, 'started': True, 'running': False, 'other_config': False, 'epochs_done': 0,
+       'val_char_accuracy': None, 'val_seq_accuracy': None},
+      # Asked for, never started: listed, so that no table hides it.
+      {'seed': 4, 'started': False, 'running': False, 'other_config': False, 'epochs_done': 0,
+       'val_char_accuracy': None, 'val_seq_accuracy': None}]
   assert row['val_seq_accuracy_mean'] == pytest.approx(0.99)
   assert row['val_seq_accuracy_std'] == pytest.approx(math.sqrt(2) * 0.005)  # sample std of 0.995, 0.985
   assert row['val_seq_accuracy_min'] == 0.985
@@ -242,8 +275,8 @@ def test_reproduce_table_reports_claims_per_row(tmp_path):
   assert rows['fourteen_digits']['num_epochs'] == 25 and rows['fourteen_digits']['claim_held_char'] == '-'
   assert rows['fourteen_digits']['seeds'] == []
   first, *others = rows['fourteen_digits']['seeds_unfinished']
-  assert first == {'seed': 0, 'started': True, 'running': True, 'epochs_done': 1, 'val_char_accuracy': 0.5,
-                   'val_seq_accuracy': 0.1}
+  assert first == {'seed': 0, 'started': True, 'running': True, 'other_config': False, 'epochs_done': 1,
+                   'val_char_accuracy': 0.5, 'val_seq_accuracy': 0.1}
   assert [(u['seed'], u['started']) for u in others] == [(1, False), (2, False)]
   assert rows['five_digits']['seeds'] == [] and rows['five_digits']['val_char_accuracy_mean'] is None
   table = out.with_suffix('.md').read_text()
@@ -488,8 +521,8 @@ def test_sweep_table_shows_the_spread_minutes_recipes_and_unfinished_seeds(tmp_p
   assert one['seeds'] == [0, 1] and one['val_seq_accuracy_min'] == 0.986 and one['val_seq_accuracy_max'] == 0.996
   assert one['minutes_to_99_seq_per_seed'] == [0.5, None] and one['epochs_to_99_seq_per_seed'] == [3, None]
   assert two['seeds'] == [0] and two['seeds_unfinished'] == [
-      {'seed': 1, 'started': True, 'running': False, 'epochs_done': 2, 'val_char_accuracy': 0.65,
-       'val_seq_accuracy': 0.6}]
+      {'seed': 1, 'started': True, 'running': False, 'other_config': False, 'epochs_done': 2,
+       'val_char_accuracy': 0.65, 'val_seq_accuracy': 0.6}]
   md = (tmp_path / 'results' / 'sweep_table.md').read_text()
   assert '| 1 | 3 | 2 | ' in md and '0.9910 ± 0.0071 (min 0.9860)' in md and '| 3.0 (1/2) | 0.50 (1/2) |' in md
   assert '| 2 | 3 | 1, unfinished: seed 1 stopped at epoch 2 of 5 (val 0.6500 char, 0.6000 seq) | ' in md
