@@ -468,10 +468,17 @@ def depth_figure(series: list[dict[str, Any]], x: str, lines: str, title: str) -
                label='r/n: only r of n seeds did')
   if any_minutes:
     from matplotlib import ticker
+
+    class PlainLogFormatter(ticker.LogFormatter):
+      """LogFormatter's choice of ticks to label, each as a plain number: 20 and 0.4, not 2x10^1 and 4e-01."""
+
+      def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f'{x:g}'
+
     minutes.set_yscale('log')
-    # Plain numbers (20, not 2x10^1) on the log axis; minor ticks labelled only where the range is short.
-    minutes.yaxis.set_major_formatter(ticker.LogFormatter())
-    minutes.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    # Minor ticks labelled only where the range is short.
+    minutes.yaxis.set_major_formatter(PlainLogFormatter())
+    minutes.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
   minutes.set_ylabel('wall-clock minutes to 0.99 exact match')
   minutes.set_title('time to 0.99 (bars: fastest to slowest seed)', fontsize=10)
   minutes.legend(loc='lower right', fontsize=8)  # The top left holds the 'never' markers.
