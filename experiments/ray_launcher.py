@@ -110,15 +110,15 @@ def run_all(root: str, jobs: list[tuple[runs.Setting, int]], address: str | None
     env = run_env(gpus_per_run)
     submitted, failed = {}, []
     for setting, seed in jobs:
-      path = runs.workdir(root, setting.name, seed)
-      if runs.finished_records(runs.seed_config(setting, seed), path) is not None:
+      path, config = runs.workdir(root, setting.name, seed), runs.seed_config(setting, seed)
+      if runs.finished_records(config, path) is not None:
         print(f'{path}: finished, skipped', flush=True)
         continue
       owner = workdir_lib.lock_owner(path)
       if owner:
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
         continue
-      if (why := runs.other_run(runs.seed_config(setting, seed), path)) is not None:
+      if (why := runs.other_run(config, path)) is not None:
         failed.append(path)
         print(f'{path}: FAILED, not started: {why}', flush=True)
         continue

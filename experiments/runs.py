@@ -477,12 +477,13 @@ def summarize(setting: Setting, root: str, seeds: list[int], kept: str | None = 
   for seed in seeds:
     path = workdir(root, setting.name, seed)
     records = workdir_lib.read_metrics(path)
-    other = other_run(seed_config(setting, seed), path) is not None
+    trained_with = seed_config(setting, seed)
+    other = other_run(trained_with, path) is not None
     if not other and (through := _through(records, config.num_epochs)) is not None:
       finished.append((seed, path, through))
       continue
     kept_path = None if kept is None else workdir(kept, setting.name, seed)
-    if kept_path and (kept_copy := kept_records(seed_config(setting, seed), kept_path)) is not None:
+    if kept_path and (kept_copy := kept_records(trained_with, kept_path)) is not None:
       finished.append((seed, kept_path, kept_copy))
       continue
     running = workdir_lib.lock_owner(path) is not None
