@@ -248,19 +248,25 @@ def seconds_left(jobs: list[tuple[ml_collections.ConfigDict, str]], todo: set[st
   return max(sum(left) / min(parallel, len(left)), max(left)) / (flops / seconds)
 
 
-def progress_line(done: int, running: int, waiting: int, left: float | None) -> str:
-  """'progress: 3 of 8 done, 2 running, 3 waiting; about 25 min left'.
+def progress_line(done: int, running: int, waiting: int, left: float | None, elsewhere: int = 0,
+                  failed: int = 0) -> str:
+  """'progress: 3 of 9 done, 2 running, 3 waiting, 1 running elsewhere; about 25 min left'.
 
   Args:
-    done: runs finished (or skipped as finished or running elsewhere).
-    running: runs training now.
+    done: runs finished (trained here, or found finished).
+    running: runs training here now.
     waiting: runs not started yet.
-    left: seconds the runs not done will take (seconds_left), or None for no estimate.
+    left: seconds the runs running or waiting here will take (seconds_left), or None for no estimate.
+    elsewhere: runs skipped because another process holds their workdir.
+    failed: runs whose process failed, or that were not started (another config's workdir).
 
   Returns:
     One line for the log.
   """
-  line = f'progress: {done} of {done + running + waiting} done, {running} running, {waiting} waiting'
+  total = done + running + waiting + elsewhere + failed
+  line = f'progress: {done} of {total} done, {running} running, {waiting} waiting'
+  line += f', {elsewhere} running elsewhere' if elsewhere else ''
+  line += f', {failed} failed' if failed else ''
   if left is None or not running + waiting:
     return line
   if left >= 5400:
@@ -320,31 +326,32 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
 
   # What finished before this process started counts as done from the first progress line on.
   pending = [job for job in pending if not skip_if_finished(*job)]
-  done = total - len(pending)
+  done, elsewhere = total - len(pending), 0
 
   def progress() -> str:
     todo = set(running) | {path for _, _, path, _ in pending}
-    return progress_line(done, len(running), len(pending), seconds_left(configs, todo, parallel))
+    return progress_line(done, len(running), len(pending), seconds_left(configs, todo, parallel), elsewhere,
+                         len(failed))
 
   print(progress(), flush=True)
   epochs_seen: dict[str, int] = {}  # Per running workdir, the epochs it had recorded when last looked at.
   checked = time.time()
   while pending or running:
-    started = False
+    popped = False  # Each job taken off pending, started or not, changes the counts.
     while pending and free_slots:
       setting, seed, path, num_epochs = pending.pop(0)
+      popped = True
       if skip_if_finished(setting, seed, path, num_epochs):  # By another process since the start.
         done += 1
         continue
       owner = workdir_lib.lock_owner(path)
       if owner:
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
-        done += 1
+        elsewhere += 1
         continue
       if (why := other_run(seed_config(setting, seed), path)) is not None:
         failed.append(path)
         print(f'{path}: FAILED, not started: {why}', flush=True)
-        done += 1
         continue
       os.makedirs(path, exist_ok=True)
       slot, cores = free_slots.pop(0)
@@ -353,8 +360,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
       running[path] = (process, time.time(), (slot, cores), (setting.name, seed, num_epochs))
       where = '' if cores is None else f' on cores {",".join(map(str, sorted(cores)))}'
       print(f'{path}: started{where}', flush=True)
-      started = True
-    if started:
+    if popped:
       print(progress(), flush=True)
     # A line per epoch a run records, so a sweep of long runs shows its progress and estimate between starts.
     if time.time() - checked > PROGRESS_CHECK_SEC:
@@ -369,15 +375,16 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
         continue
       del running[path]
       free_slots.append(slot)
-      done += 1
       # Started by another process between the check above and this one's start: it found the lock taken.
       owner = workdir_lib.lock_owner(path) if process.returncode == USAGE_ERROR else None
       if owner:
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
+        elsewhere += 1
       elif process.returncode:
         failed.append(path)
         print(f'{path}: FAILED (exit {process.returncode}), see {path}/train.log', flush=True)
       else:
+        done += 1
         if kept is not None and is_finished(path, num_epochs):
           keep(path, workdir(kept, name, seed), num_epochs)
         print(f'{path}: done in {time.time() - start:.0f} s', flush=True)

@@ -158,6 +158,7 @@ def test_a_workdir_trained_with_another_config_is_neither_counted_nor_resumed(tm
   assert failed == [str(root / 'row' / 'seed1')]
   assert f'{root}/row/seed0: finished, skipped' in out
   assert f'{root}/row/seed1: FAILED, not started: workdir' in out and 'learning_rate 0.5 -> 0.001' in out
+  assert out.splitlines()[-1] == 'progress: 1 of 2 done, 0 running, 0 waiting, 1 failed'
   assert (root / 'row' / 'seed1' / 'metrics.jsonl').read_text() == before  # Neither trained nor resumed.
   assert not (root / 'row' / 'seed1' / 'train.log').exists()
 
@@ -167,6 +168,9 @@ def test_progress_line_says_the_time_left_in_minutes_or_hours():
   assert runs.progress_line(2, 2, 3, 1800.0) == 'progress: 2 of 7 done, 2 running, 3 waiting; about 30 min left'
   assert runs.progress_line(2, 2, 3, 9000.0) == 'progress: 2 of 7 done, 2 running, 3 waiting; about 2.5 h left'
   assert runs.progress_line(5, 0, 0, 60.0) == 'progress: 5 of 5 done, 0 running, 0 waiting'
+  # Runs another process holds, and runs that failed, are neither done nor left to this process.
+  assert runs.progress_line(3, 2, 1, 600.0, elsewhere=1, failed=2) == (
+      'progress: 3 of 9 done, 2 running, 1 waiting, 1 running elsewhere, 2 failed; about 10 min left')
 
 
 def test_seconds_left_measures_the_speed_and_shares_the_work_out(tmp_path):
@@ -342,7 +346,9 @@ def test_a_locked_workdir_is_running_elsewhere_not_failed(tmp_path, monkeypatch,
   pathlib.Path(path).mkdir(parents=True)
   with workdir_lib.lock(path):  # As a run started by hand holds it.
     assert runs.run_all(root, [(setting, 0)], parallel=1) == []
-    assert 'running elsewhere (process' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'running elsewhere (process' in out
+    assert out.splitlines()[-1] == 'progress: 0 of 1 done, 0 running, 0 waiting, 1 running elsewhere'
     assert not (tmp_path / 'row' / 'seed0' / 'train.log').exists()  # Nothing was started.
 
     # Locked between the check and the start: the run itself finds the lock taken and exits 2 at once.
@@ -356,6 +362,7 @@ def test_a_locked_workdir_is_running_elsewhere_not_failed(tmp_path, monkeypatch,
     assert runs.run_all(root, [(setting, 0)], parallel=1) == []
     out = capsys.readouterr().out
     assert 'started' in out and 'running elsewhere (process' in out and 'FAILED' not in out
+    assert out.splitlines()[-1] == 'progress: 0 of 1 done, 0 running, 0 waiting, 1 running elsewhere'
     assert 'is in use by process' in (tmp_path / 'row' / 'seed0' / 'train.log').read_text()
   assert not (tmp_path / 'row' / 'seed0' / 'metrics.jsonl').exists()
 
