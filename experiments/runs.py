@@ -310,17 +310,18 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
   """
   total = len(jobs)
   jobs = skip_kept(root, jobs, kept)
-  configs = [(setting.load(), workdir(root, setting.name, seed)) for setting, seed in jobs]
-  pending = [(setting, seed, path, config.num_epochs) for (setting, seed), (config, path) in zip(jobs, configs)]
+  # Each job's config as the sweep found it at its start, loaded once.
+  pending = [(setting, seed, workdir(root, setting.name, seed), seed_config(setting, seed)) for setting, seed in jobs]
+  configs = [(config, path) for _, _, path, config in pending]
   running: dict[str, tuple[subprocess.Popen, float, tuple[int, set[int] | None], tuple[str, int, int]]] = {}
   free_slots = list(enumerate(core_slots(parallel)))
   failed = []
 
-  def skip_if_finished(setting: Setting, seed: int, path: str, num_epochs: int) -> bool:
-    if finished_records(seed_config(setting, seed), path) is None:
+  def skip_if_finished(setting: Setting, seed: int, path: str, config: ml_collections.ConfigDict) -> bool:
+    if finished_records(config, path) is None:
       return False
     if kept is not None:
-      keep(path, workdir(kept, setting.name, seed), num_epochs)
+      keep(path, workdir(kept, setting.name, seed), config.num_epochs)
     print(f'{path}: finished, skipped', flush=True)
     return True
 
@@ -339,9 +340,9 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
   while pending or running:
     popped = False  # Each job taken off pending, started or not, changes the counts.
     while pending and free_slots:
-      setting, seed, path, num_epochs = pending.pop(0)
+      setting, seed, path, config = pending.pop(0)
       popped = True
-      if skip_if_finished(setting, seed, path, num_epochs):  # By another process since the start.
+      if skip_if_finished(setting, seed, path, config):  # By another process since the start.
         done += 1
         continue
       owner = workdir_lib.lock_owner(path)
@@ -349,7 +350,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
         print(f'{path}: running elsewhere ({owner}), skipped', flush=True)
         elsewhere += 1
         continue
-      if (why := other_run(seed_config(setting, seed), path)) is not None:
+      if (why := other_run(config, path)) is not None:
         failed.append(path)
         print(f'{path}: FAILED, not started: {why}', flush=True)
         continue
@@ -357,7 +358,7 @@ def run_all(root: str, jobs: list[tuple[Setting, int]], parallel: int, kept: str
       slot, cores = free_slots.pop(0)
       with open(os.path.join(path, 'train.log'), 'a') as log:
         process = _start(train_command(setting, seed, path), log, cores)
-      running[path] = (process, time.time(), (slot, cores), (setting.name, seed, num_epochs))
+      running[path] = (process, time.time(), (slot, cores), (setting.name, seed, config.num_epochs))
       where = '' if cores is None else f' on cores {",".join(map(str, sorted(cores)))}'
       print(f'{path}: started{where}', flush=True)
     if popped:
