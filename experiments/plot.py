@@ -462,7 +462,7 @@ def depth_figure(series: list[dict[str, Any]], x: str, lines: str, title: str) -
   match.axhline(TARGET, color='grey', linestyle=':', linewidth=1, label=f'{TARGET}')
   match.set_ylabel('final val exact match (band: worst to best seed)')
   match.set_title('exact match of the last epoch', fontsize=10)
-  match.legend(loc='lower left', fontsize=8)
+  match.legend(loc='best', fontsize=8)  # Where no line runs: a depth can fail at either end.
   minutes.plot([], [], marker='x', linestyle='none', color='grey', markeredgewidth=2, label='no seed reached 0.99')
   minutes.plot([], [], marker='o', linestyle='none', color='grey', markerfacecolor='white',
                label='r/n: only r of n seeds did')
