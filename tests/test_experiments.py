@@ -553,3 +553,34 @@ def test_benchmark_table_compares_like_with_like(tmp_path):
   markdown = (tmp_path / 'bench.md').read_text()
   assert '| addjax / torch_fp32 | addjax_bf16 / torch_bf16 |' in markdown
   assert '| 5, 1, 256 | 200 | 300 | 100 | 400 | 150 | 2.00x | 0.50x | 2.00x | 1.50x | 2.0 | 20% of 10 |' in markdown
+  assert 'addjax trains' not in markdown
+
+
+def test_benchmark_table_times_addjax_on_the_config_given(tmp_path):
+  """--config reaches the addjax peers only; the table names it; the naive Flax version keeps the seed's model."""
+  table = load_script('benchmark_table')
+  config = str(ROOT / 'configs' / 'layers_digits.py')
+  ours = table.peer_command('addjax_bf16', (9, 4, 32), 'python', False, config)
+  assert ours[ours.index('--config') + 1] == config and '--config.num_layers=4' in ours
+  assert '--config.matmul_dtype=bfloat16' in ours and '--steps=128' in ours
+  naive = table.peer_command('flax_naive', (9, 4, 32), 'python', False, config)
+  assert naive[naive.index('--config') + 1] == str(ROOT / 'configs' / 'five_digits.py')
+  setting = (9, 4, 32)
+  report = {'num_devices': 1, 'model_gflops': 0.01, 'ceiling_gflops': 10.0, 'platform': 'cpu', 'device': 'cpu'}
+  table.write_table(str(tmp_path / 'bench'), [setting], ['addjax'], {setting: {'addjax': [50.0]}},
+                    {(setting, 'addjax'): report}, {}, 0.1, 1, config)
+  assert json.loads((tmp_path / 'bench.json').read_text())['config'] == 'configs/layers_digits.py'
+  markdown = (tmp_path / 'bench.md').read_text()
+  assert 'addjax trains configs/layers_digits.py' in markdown and '| 9, 4, 32 | 50 | 0.5 | 5% of 10 |' in markdown
+
+
+@pytest.mark.parametrize('args, expected', [
+    (['--settings', '5,1'], '--settings takes digits,layers,batch triples'),
+    (['--settings', '5,0,32'], '--settings takes digits,layers,batch triples'),
+    (['--rounds', '0'], '--rounds takes a whole number >= 1'),
+    (['--config', 'configs/no_such.py'], 'no_such.py: no such file'),
+])
+def test_benchmark_table_rejects_bad_flags_before_timing(args, expected, tmp_path):
+  result = script('benchmark_table', *args, '--out', str(tmp_path / 'bench'))
+  assert result.returncode == 2 and expected in result.stderr.strip().splitlines()[-1]
+  assert not list(tmp_path.iterdir())
