@@ -27,6 +27,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runs  # noqa: E402  (experiments/ is a folder of scripts, not a package)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SETTINGS = ((5, 1, 32), (5, 1, 256), (14, 3, 32), (14, 3, 128), (21, 5, 32), (21, 5, 256))
 PEERS = ('addjax', 'addjax_bf16', 'flax_naive', 'torch_fp32', 'torch_bf16', 'keras')
@@ -164,7 +167,7 @@ def write_table(out: str, settings: list, peers: list[str], rates: dict, reports
     row['ratios'] = {f'{a} / {b}': median[a] / median[b] for a, b in RATIOS if a in median and b in median}
     rows.append(row)
   versions = {p: reports[s, p].get('version') for (s, p) in reports if 'version' in reports[s, p]}
-  shown_config = os.path.relpath(config, ROOT) if os.path.abspath(config).startswith(f'{ROOT}{os.sep}') else config
+  shown_config = runs.shown_path(config)
   result = {'machine': machine, 'config': shown_config, 'load_before': load, 'rounds': rounds, 'peers': peers,
             'left_out': failures, 'versions': versions, 'rows': rows}
   os.makedirs(os.path.dirname(out), exist_ok=True)
